@@ -1,0 +1,149 @@
+"""Calls to the Step Functions API: one attempt at a time, classified and measured.
+
+botocore's own retries are off for every call. Retrying a long poll would open a second poll
+while the service may still hand a task to the first, and the task would be lost; for the
+other calls the worker retries itself, so every attempt is counted in the metrics.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import anyio
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from fleet._errors import ConfigurationError
+from fleet._metrics import Metrics
+
+Outcome = Literal["ok", "throttled", "client_error", "server_error", "network_error"]
+
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    }
+)
+#: Codes that mean the task is gone: the execution stopped, timed out or the token is not valid.
+TASK_GONE_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+_METHODS = {
+    "GetActivityTask": "get_activity_task",
+    "SendTaskSuccess": "send_task_success",
+    "SendTaskFailure": "send_task_failure",
+    "SendTaskHeartbeat": "send_task_heartbeat",
+    "DescribeActivity": "describe_activity",
+    "ListActivities": "list_activities",
+}
+
+
+class ApiError(Exception):
+    """One failed attempt at an API call, with how it failed."""
+
+    def __init__(self, operation: str, outcome: Outcome, code: str, message: str) -> None:
+        super().__init__(f"{operation} failed ({outcome}, {code}): {message}")
+        self.operation = operation
+        self.attempts = 1
+        self.outcome = outcome
+        self.code = code
+        self.message = message
+
+    @property
+    def retryable(self) -> bool:
+        """True for throttling, 5xx and network errors: the same call may succeed later."""
+        return self.outcome in ("throttled", "server_error", "network_error")
+
+    @property
+    def task_gone(self) -> bool:
+        """True when the service says the task is closed or unknown: nobody wants a result."""
+        return self.code in TASK_GONE_CODES
+
+
+def backoff(attempt: int, *, base: float = 0.1, cap: float = 5.0) -> float:
+    """Delay before retry number ``attempt`` (0-based): exponential with full jitter."""
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
+def classify(exc: BaseException) -> tuple[Outcome, str, str]:
+    """How an exception from botocore or the HTTP layer failed: outcome, code and message."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", exc))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
+        if code in THROTTLING_CODES or status == 429:
+            return "throttled", code, message
+        if status >= 500:
+            return "server_error", code, message
+        return "client_error", code, message
+    return "network_error", type(exc).__name__, str(exc) or type(exc).__name__
+
+
+class Api:
+    """The Step Functions calls the worker makes, over one aiobotocore client."""
+
+    def __init__(self, client: Any, metrics: Metrics, *, call_timeout: float = 15.0) -> None:
+        self._client = client
+        self._metrics = metrics
+        self._call_timeout = call_timeout
+
+    async def call(self, operation: str, *, timeout: float | None = None, **params: Any) -> Any:
+        """Make one attempt at ``operation``; return the response or raise ApiError.
+
+        ``timeout`` bounds the attempt (default ``call_timeout``); running out of it counts as
+        a network error. Raises ConfigurationError when there are no credentials.
+        """
+        method = getattr(self._client, _METHODS[operation])
+        started = time.perf_counter()
+        outcome: Outcome = "ok"
+        try:
+            with anyio.fail_after(self._call_timeout if timeout is None else timeout):
+                response: Mapping[str, Any] = await method(**params)
+            return response
+        except NoCredentialsError as exc:
+            outcome = "client_error"
+            raise ConfigurationError(f"no AWS credentials found: {exc}") from None
+        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+            outcome, code, message = classify(exc)
+            raise ApiError(operation, outcome, code, message) from exc
+        except Exception as exc:
+            # aiohttp's own exceptions can surface through aiobotocore as network failures.
+            if type(exc).__module__.startswith("aiohttp"):
+                outcome, code, message = classify(exc)
+                raise ApiError(operation, outcome, code, message) from exc
+            raise
+        finally:
+            self._metrics.api_requests.labels(operation=operation, outcome=outcome).inc()
+            self._metrics.api_duration.labels(operation=operation).observe(
+                time.perf_counter() - started
+            )
+
+    async def call_with_retries(self, operation: str, *, deadline: float, **params: Any) -> Any:
+        """Call ``operation``, retrying retryable failures with backoff until ``deadline``.
+
+        ``deadline`` is on the ``anyio.current_time()`` clock. Raises the last ApiError when
+        the call fails for good or the deadline leaves no room for another attempt.
+        """
+        attempt = 0
+        while True:
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                raise ApiError(operation, "network_error", "DeadlineExceeded", "no time left")
+            try:
+                return await self.call(
+                    operation, timeout=min(self._call_timeout, remaining), **params
+                )
+            except ApiError as exc:
+                delay = backoff(attempt)
+                attempt += 1
+                exc.attempts = attempt
+                if not exc.retryable or anyio.current_time() + delay >= deadline:
+                    raise
+                await anyio.sleep(delay)

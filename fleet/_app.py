@@ -1,0 +1,107 @@
+"""The user's application: a ``Fleet`` with its activities and their handlers."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fleet._task import Task
+
+Handler = Callable[[Task], Any] | Callable[[Task], Awaitable[Any]]
+H = TypeVar("H", bound=Callable[..., Any])
+
+_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:states:[a-z0-9-]+:\d{12}:activity:(?P<name>[^:]+)$")
+_FORBIDDEN = '?*<>{}[]"#%\\^|~`$&,;:/'
+_NAME = re.compile(r"^[^\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One activity the fleet works on, and how."""
+
+    name: str
+    arn: str | None
+    handler: Handler
+    is_async: bool
+    concurrency: int | None
+    heartbeat_seconds: float | None
+    timeout_seconds: float | None
+
+
+class Fleet:
+    """An application: the activities a worker process polls and the handlers that run them.
+
+    >>> app = Fleet()
+    >>> @app.activity("HelloWorldActivity", concurrency=8, heartbeat_seconds=20)
+    ... async def hello(task):
+    ...     return {"greeting": "Hello"}
+    """
+
+    def __init__(self) -> None:
+        self._activities: dict[str, Activity] = {}
+
+    @property
+    def activities(self) -> tuple[Activity, ...]:
+        """The registered activities, in registration order."""
+        return tuple(self._activities.values())
+
+    def activity(
+        self,
+        name_or_arn: str,
+        *,
+        concurrency: int | None = None,
+        heartbeat_seconds: float | None = None,
+        timeout_seconds: float | None = None,
+    ) -> Callable[[H], H]:
+        """Register the decorated function as the handler of an activity.
+
+        ``name_or_arn`` is the activity's name (its ARN is built from the region and account)
+        or its full ARN. ``concurrency`` caps this activity's tasks in flight (default: the
+        process-wide ``FLEET_CONCURRENCY``). ``heartbeat_seconds`` is the Task state's
+        HeartbeatSeconds: heartbeats go out at about 0.8x of it. ``timeout_seconds`` bounds
+        the handler; past it the task fails with ``Fleet.Timeout``.
+
+        Raises ValueError for a bad name, ARN or number, or an activity registered twice.
+        """
+        arn_match = _ARN.match(name_or_arn)
+        name = arn_match.group("name") if arn_match else name_or_arn
+        if name_or_arn.startswith("arn:") and not arn_match:
+            raise ValueError(f"not an activity ARN: {name_or_arn!r}")
+        if not _NAME.match(name):
+            raise ValueError(
+                f"invalid activity name {name!r}: 1-80 characters, no whitespace and none of "
+                f"{_FORBIDDEN}"
+            )
+        if name in self._activities:
+            raise ValueError(f"activity {name!r} is registered twice")
+        _check_positive("concurrency", concurrency, integer=True)
+        _check_positive("heartbeat_seconds", heartbeat_seconds)
+        _check_positive("timeout_seconds", timeout_seconds)
+
+        def register(handler: H) -> H:
+            if not callable(handler):
+                raise TypeError(f"the handler of {name!r} is not callable")
+            self._activities[name] = Activity(
+                name=name,
+                arn=name_or_arn if arn_match else None,
+                handler=handler,
+                is_async=inspect.iscoroutinefunction(handler),
+                concurrency=concurrency,
+                heartbeat_seconds=heartbeat_seconds,
+                timeout_seconds=timeout_seconds,
+            )
+            return handler
+
+        return register
+
+
+def _check_positive(what: str, value: float | None, *, integer: bool = False) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{what} must be a positive number, got {value!r}")
+    if integer and not isinstance(value, int):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")

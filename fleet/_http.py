@@ -1,0 +1,74 @@
+"""The worker's one HTTP listener: ``/metrics``, ``/healthz`` and ``/readyz``, GET only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from fleet._logging import get_logger
+
+_log = get_logger("http")
+
+
+def _json(status: int, body: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+def make_app(
+    registry: CollectorRegistry,
+    *,
+    ready: Callable[[], bool],
+    readiness: Callable[[], dict[str, Any]],
+    health: Callable[[], dict[str, Any]],
+) -> web.Application:
+    """The listener's routes; anything but GET/HEAD on them is 405, anything else 404."""
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        # Answering at all proves the event loop runs.
+        return _json(200, {"status": "ok", **health()})
+
+    async def readyz(_: web.Request) -> web.Response:
+        is_ready = ready()
+        return _json(200 if is_ready else 503, {"ready": is_ready, **readiness()})
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+async def serve_http(
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` until cancelled; reports the bound port to ``task_status``."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        bound = sockets[0].getsockname()[1] if sockets else port
+        _log.info(
+            "listening",
+            extra={"url": f"http://{host}:{bound}", "paths": "/metrics /healthz /readyz"},
+        )
+        task_status.started(bound)
+        await anyio.sleep_forever()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await runner.cleanup()

@@ -1,0 +1,51 @@
+"""Step Functions' payload limits and the helpers that keep reports within them."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Maximum size of a task's output, in bytes of UTF-8 (``SendTaskSuccess.output``).
+MAX_OUTPUT_BYTES: Final = 262_144
+#: Maximum length of ``SendTaskFailure.error``.
+MAX_ERROR_CHARS: Final = 256
+#: Maximum length of ``SendTaskFailure.cause``.
+MAX_CAUSE_CHARS: Final = 32_768
+#: The long poll is held at most this long by the service.
+LONG_POLL_SECONDS: Final = 60.0
+#: Client read timeout for calls: above the 60 s long poll, as AWS recommends (>= 65 s).
+READ_TIMEOUT_SECONDS: Final = 70.0
+#: Longest worker name Step Functions accepts in GetActivityTask.
+MAX_WORKER_NAME_CHARS: Final = 80
+
+_MARK = "…[truncated]"
+
+
+def cut(text: str, limit: int) -> str:
+    """Return ``text`` shortened to at most ``limit`` characters and ``limit`` UTF-8 bytes.
+
+    Counting both keeps the result valid whichever unit the service measures in; a marker
+    says that something was cut.
+    """
+    if len(text) <= limit and len(text.encode()) <= limit:
+        return text
+    budget = limit - len(_MARK.encode())
+    head = text.encode()[: max(budget, 0)].decode(errors="ignore")
+    return (head + _MARK)[:limit]
+
+
+def cut_cause(message: str, detail: str, limit: int = MAX_CAUSE_CHARS) -> str:
+    """Join a message and a traceback into a cause of at most ``limit`` characters and bytes.
+
+    The message keeps at most half the room when both are long, and the traceback keeps its
+    end, where the failing line is, so a huge message cannot push the traceback out.
+    """
+    full = f"{message}\n\n{detail}" if detail else message
+    if len(full) <= limit and len(full.encode()) <= limit:
+        return full
+    head = cut(message, limit // 2) if detail else cut(message, limit)
+    if not detail:
+        return head
+    room = limit - len(head.encode()) - 2 - len(_MARK.encode())
+    tail_bytes = detail.encode()[-room:] if room > 0 else b""
+    tail = tail_bytes.decode(errors="ignore")
+    return cut(f"{head}\n\n{_MARK}{tail}", limit)

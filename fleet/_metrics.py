@@ -1,0 +1,243 @@
+"""Every Prometheus metric the worker exports, declared once against an injectable registry.
+
+Counters and histograms are updated where things happen; gauges that describe the present
+(slots, pollers, in flight, draining, ready) are computed at scrape time from the supervisor,
+so they cannot drift from the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from fleet._version import __version__
+
+# `_created` series double the output and no dashboard or alert reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+TASK_OUTCOMES = ("succeeded", "failed", "cancelled", "drained", "interrupted", "unreported")
+POLL_RESULTS = ("task", "empty", "error", "throttled")
+HEARTBEAT_RESULTS = ("ok", "task_gone", "error", "throttled")
+API_OUTCOMES = ("ok", "throttled", "client_error", "server_error", "network_error")
+API_OPERATIONS = (
+    "GetActivityTask",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "DescribeActivity",
+    "ListActivities",
+    "TaskProtection",
+)
+
+_TASK_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+    300,
+    600,
+    1800,
+    3600,
+    7200,
+)
+_POLL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 65)
+_API_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 70)
+_START_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+
+
+@dataclass(frozen=True)
+class ActivitySnapshot:
+    """The live numbers of one activity at scrape time."""
+
+    activity: str
+    in_flight: int
+    slots_capacity: int
+    slots_in_use: int
+    pollers: int
+    polls_in_flight: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The live state of the process at scrape time."""
+
+    activities: tuple[ActivitySnapshot, ...] = ()
+    concurrency: int = 0
+    draining: bool = False
+    ready: bool = False
+    task_protection: bool = False
+    event_loop_lag_seconds: float = 0.0
+
+
+@dataclass
+class Metrics:
+    """The worker's metrics. Tests read them with ``registry.get_sample_value``."""
+
+    registry: CollectorRegistry = field(
+        default_factory=lambda: CollectorRegistry(auto_describe=True)
+    )
+    snapshot: Callable[[], Snapshot] = Snapshot
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.tasks_received = Counter(
+            "fleet_tasks_received",
+            "Tasks handed to this worker by GetActivityTask.",
+            ["activity"],
+            registry=r,
+        )
+        self.tasks_completed = Counter(
+            "fleet_tasks_completed",
+            "Tasks finished by this worker, by how they ended.",
+            ["activity", "outcome"],
+            registry=r,
+        )
+        self.task_duration = Histogram(
+            "fleet_task_duration_seconds",
+            "Time from receiving a task to reporting its outcome.",
+            ["activity", "outcome"],
+            buckets=_TASK_BUCKETS,
+            registry=r,
+        )
+        self.polls = Counter(
+            "fleet_polls",
+            "GetActivityTask long polls, by result.",
+            ["activity", "result"],
+            registry=r,
+        )
+        self.poll_duration = Histogram(
+            "fleet_poll_duration_seconds",
+            "How long GetActivityTask long polls took.",
+            ["activity"],
+            buckets=_POLL_BUCKETS,
+            registry=r,
+        )
+        self.heartbeats = Counter(
+            "fleet_heartbeats",
+            "SendTaskHeartbeat calls, by result.",
+            ["activity", "result"],
+            registry=r,
+        )
+        self.api_requests = Counter(
+            "fleet_api_requests",
+            "Calls to AWS APIs (every attempt), by outcome.",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.api_duration = Histogram(
+            "fleet_api_request_duration_seconds",
+            "Duration of AWS API calls (every attempt).",
+            ["operation"],
+            buckets=_API_BUCKETS,
+            registry=r,
+        )
+        self.schedule_to_start = Histogram(
+            "fleet_schedule_to_start_seconds",
+            "Time from the Task state being entered to this worker receiving the task "
+            "(when the input carries the entered time).",
+            ["activity"],
+            buckets=_START_BUCKETS,
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "fleet_build_info",
+            "Always 1; the version label names the running release.",
+            ["version"],
+            registry=r,
+        )
+        self.build_info.labels(version=__version__).set(1)
+        for operation in API_OPERATIONS:
+            for outcome in API_OUTCOMES:
+                self.api_requests.labels(operation=operation, outcome=outcome)
+            self.api_duration.labels(operation=operation)
+        r.register(_LiveCollector(self))
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+
+    def add_activity(self, activity: str) -> None:
+        """Create every labelled series of ``activity`` at zero, so rates exist from the start."""
+        self.tasks_received.labels(activity=activity)
+        for outcome in TASK_OUTCOMES:
+            self.tasks_completed.labels(activity=activity, outcome=outcome)
+            self.task_duration.labels(activity=activity, outcome=outcome)
+        for result in POLL_RESULTS:
+            self.polls.labels(activity=activity, result=result)
+        for result in HEARTBEAT_RESULTS:
+            self.heartbeats.labels(activity=activity, result=result)
+        self.poll_duration.labels(activity=activity)
+        self.schedule_to_start.labels(activity=activity)
+
+
+_PER_ACTIVITY: tuple[tuple[str, str, str], ...] = (
+    ("fleet_tasks_in_flight", "Tasks this worker is running or reporting.", "in_flight"),
+    ("fleet_slots_capacity", "Slots (concurrent tasks) this worker may use.", "slots_capacity"),
+    ("fleet_slots_in_use", "Slots taken by a poll in flight or a task.", "slots_in_use"),
+    ("fleet_pollers", "Poller loops running.", "pollers"),
+    (
+        "fleet_polls_in_flight",
+        "GetActivityTask long polls waiting for an answer.",
+        "polls_in_flight",
+    ),
+)
+
+
+class _LiveCollector(Collector):
+    """Computes the gauges that describe the present from the supervisor at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(Snapshot())
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families(self._metrics.snapshot())
+
+    def _families(self, snap: Snapshot) -> Iterator[Metric]:
+        for name, help_text, attribute in _PER_ACTIVITY:
+            family = GaugeMetricFamily(name, help_text, labels=["activity"])
+            for item in snap.activities:
+                family.add_metric([item.activity], getattr(item, attribute))
+            yield family
+        yield GaugeMetricFamily(
+            "fleet_draining",
+            "1 while the worker drains after SIGTERM/SIGINT.",
+            value=float(snap.draining),
+        )
+        yield GaugeMetricFamily(
+            "fleet_ready",
+            "1 while pollers run and the worker is not draining.",
+            value=float(snap.ready),
+        )
+        yield GaugeMetricFamily(
+            "fleet_ecs_task_protection",
+            "1 while ECS scale-in protection is on for this task.",
+            value=float(snap.task_protection),
+        )
+        yield GaugeMetricFamily(
+            "fleet_event_loop_lag_seconds",
+            "How late the event loop ran a timer at the last check; high means blocked.",
+            value=snap.event_loop_lag_seconds,
+        )

@@ -1,0 +1,218 @@
+"""The pollers of one activity: long polls that each hold a slot, adapting their number.
+
+A poller takes a slot *before* it calls GetActivityTask, so a task never arrives that cannot
+start at once, and polls in flight never exceed free slots. The number of pollers moves
+between ``min_pollers`` and ``max_pollers``: up while polls bring tasks, down while they come
+back empty, halved on throttling.
+
+A poll in flight is never cancelled: the service may hand a task to a poll whose client went
+away, and that task would then hang until its timeout. Stopping the pollers stops them
+*starting* polls; a task that a finishing poll brings while the worker drains is failed back
+at once with ``Fleet.Draining``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+
+from fleet import _errors, _reporting
+from fleet._api import ApiError, backoff
+from fleet._errors import FatalError
+from fleet._limits import READ_TIMEOUT_SECONDS
+from fleet._logging import get_logger, token_hash
+from fleet._slots import Slot
+
+if TYPE_CHECKING:
+    from fleet._supervisor import ActivityRuntime, Supervisor
+
+#: Client errors on a poll that no amount of retrying fixes.
+FATAL_POLL_CODES = frozenset(
+    {
+        "ActivityDoesNotExist",
+        "InvalidArn",
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "InvalidClientTokenId",
+    }
+)
+
+_log = get_logger("poller")
+
+
+class PollerGroup:
+    """Runs and sizes the pollers of one activity until the supervisor stops them."""
+
+    def __init__(self, sup: Supervisor, runtime: ActivityRuntime) -> None:
+        self._sup = sup
+        self._rt = runtime
+        settings = sup.settings
+        self.minimum = min(settings.min_pollers, runtime.slots.capacity)
+        self.maximum = max(self.minimum, min(settings.max_pollers, runtime.slots.capacity))
+        self.target = self.minimum
+        self.running = 0
+        self.in_flight = 0
+        self._poll_scopes: set[anyio.CancelScope] = set()
+        self._last_ok = anyio.current_time()
+        self._failures = 0
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._log = _log.getChild(runtime.name)
+
+    async def run(self) -> None:
+        """Run pollers until cancelled; polls in flight finish and their tasks are handled."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            for _ in range(self.target):
+                self._spawn()
+        self._tg = None
+
+    def limit_polls(self, deadline: float) -> None:
+        """Give up polls still in flight at ``deadline`` (the drain's end: exit comes next)."""
+        for scope in self._poll_scopes:
+            scope.deadline = min(scope.deadline, deadline)
+
+    def _spawn(self) -> None:
+        if self._tg is not None:
+            self.running += 1
+            self._tg.start_soon(self._poller)
+
+    async def _poller(self) -> None:
+        try:
+            while self._sup.accepting and self.running <= self.target:
+                try:
+                    await self._poll_once()
+                except (FatalError, _errors.ConfigurationError) as exc:
+                    self._sup.fail(exc)
+                    return
+                except Exception:
+                    # A bug or an unexpected failure: restart this poller after a pause.
+                    self._log.exception("poller failed; restarting it")
+                    await anyio.sleep(backoff(min(self._failures, 8), base=0.5, cap=30))
+                    self._failures += 1
+        finally:
+            self.running -= 1
+            self._sup.changed()
+
+    async def _poll_once(self) -> None:
+        if not self._sup.may_poll():
+            await self._sup.wait_changed()
+            return
+        slot = await self._rt.slots.acquire()
+        if not self._sup.accepting or not self._sup.may_poll():
+            slot.release()
+            return
+        failure = await self._poll(slot)
+        if failure is not None:
+            await self._poll_failed(failure)
+
+    async def _poll(self, slot: Slot) -> ApiError | None:
+        """One long poll, shielded from cancellation; hands the task over or frees the slot."""
+        activity = self._rt.name
+        handed_over = False
+        with anyio.CancelScope(shield=True):
+            try:
+                started = time.perf_counter()
+                self.in_flight += 1
+                with anyio.CancelScope() as limit:
+                    self._poll_scopes.add(limit)
+                    try:
+                        response = await self._sup.api.call(
+                            "GetActivityTask",
+                            timeout=READ_TIMEOUT_SECONDS,
+                            activityArn=self._rt.arn,
+                            workerName=self._sup.settings.worker_name,
+                        )
+                    except ApiError as exc:
+                        return exc
+                    finally:
+                        self._poll_scopes.discard(limit)
+                        self.in_flight -= 1
+                        self._sup.metrics.poll_duration.labels(activity=activity).observe(
+                            time.perf_counter() - started
+                        )
+                if limit.cancelled_caught:
+                    self._log.error("gave up a poll still in flight at the end of the drain")
+                    return None
+                self._last_ok = anyio.current_time()
+                self._failures = 0
+                token = response.get("taskToken")
+                if not token:
+                    self._count("empty")
+                    if self.target > self.minimum:
+                        self.target -= 1
+                    return None
+                self._count("task")
+                if self.target < self.maximum and self._sup.accepting:
+                    self.target += 1
+                    self._spawn()
+                handed_over = True
+                await self._received(token, response.get("input", "{}"), slot)
+                return None
+            finally:
+                if not handed_over:
+                    slot.release()
+                self._sup.changed()
+        return None  # reached only if the shielded scope swallowed an exception
+
+    async def _received(self, token: str, raw_input: str, slot: Slot) -> None:
+        self._sup.metrics.tasks_received.labels(activity=self._rt.name).inc()
+        self._sup.note_received()
+        if self._sup.draining:
+            await self._fail_back(token, slot)
+        else:
+            self._sup.start_task(self._rt, token, raw_input, slot)
+
+    async def _fail_back(self, token: str, slot: Slot) -> None:
+        """Hand a task that arrived during the drain straight back, to run elsewhere."""
+        started = anyio.current_time()
+        log = logging.LoggerAdapter(
+            self._log, {"activity": self._rt.name, "token": token_hash(token)}
+        )
+        report = _reporting.failure(
+            _errors.DRAINING,
+            f"worker {self._sup.settings.worker_name} is draining; no work was done",
+            outcome="drained",
+        )
+        try:
+            outcome = await _reporting.send(
+                self._sup.api, token, report, deadline=self._sup.report_deadline(), log=log
+            )
+        finally:
+            slot.release()
+        log.info("task arrived while draining; failed back", extra={"outcome": outcome})
+        self._sup.task_completed(self._rt.name, outcome, anyio.current_time() - started)
+
+    async def _poll_failed(self, exc: ApiError) -> None:
+        if exc.code in FATAL_POLL_CODES:
+            raise FatalError(f"cannot poll activity {self._rt.arn}: {exc.code}: {exc.message}")
+        throttled = exc.outcome == "throttled" or exc.code == "ActivityWorkerLimitExceeded"
+        self._count("throttled" if throttled else "error")
+        if throttled:
+            self.target = max(self.minimum, math.ceil(self.target / 2))
+        self._failures += 1
+        failing_for = anyio.current_time() - self._last_ok
+        if failing_for > self._sup.settings.poll_failure_exit_seconds:
+            raise FatalError(
+                f"polls of activity {self._rt.name} have failed for {failing_for:.0f} s "
+                f"(last: {exc.code}: {exc.message})"
+            )
+        delay = backoff(min(self._failures, 8), base=0.2, cap=30.0)
+        self._log.warning(
+            "poll failed; backing off",
+            extra={
+                "activity": self._rt.name,
+                "code": exc.code,
+                "outcome": exc.outcome,
+                "retry_in": round(delay, 2),
+            },
+        )
+        await anyio.sleep(delay)
+
+    def _count(self, result: str) -> None:
+        self._sup.metrics.polls.labels(activity=self._rt.name, result=result).inc()

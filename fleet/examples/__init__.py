@@ -1,0 +1,1 @@
+"""Example applications: ``fleet run fleet.examples.hello:app`` runs the HelloWorld recipe."""
