@@ -1,0 +1,150 @@
+"""The JSONPath subset of the States Language: `$`/`$$` roots, fields, indices, wildcards.
+
+Paths are compiled once when a definition is validated, so running a state only walks a tuple
+of steps. Filters (`[?(...)]`), deep scans (`..`), unions and slices are refused at compile time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+_WILD = object()
+_FIELD = re.compile(r"\.([^.\[\]]+)")
+_BRACKET = re.compile(r"\[\s*(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"|(-?\d+)|(\*))\s*\]")
+
+
+class PathSyntaxError(ValueError):
+    """A path string outside the supported syntax; the message says what is wrong."""
+
+
+class PathNotFound(LookupError):
+    """A definite path named a member or index that the value does not have."""
+
+
+class Path:
+    """A compiled path: `get` reads it from a value, `put` writes a result at it."""
+
+    __slots__ = ("context", "definite", "steps", "text")
+
+    def __init__(self, text: str, context: bool, steps: tuple[Any, ...]) -> None:
+        self.text = text
+        self.context = context
+        """True for `$$` paths, which read the context object rather than the input."""
+        self.steps = steps
+        self.definite = _WILD not in steps
+        """False when the path has a wildcard and so yields a list of matches."""
+
+    def __repr__(self) -> str:
+        return f"Path({self.text!r})"
+
+    def get(self, value: Any) -> Any:
+        """The value at this path; a list of every match for a wildcard path.
+
+        Raises PathNotFound when a definite path does not exist in `value`.
+        """
+        if not self.steps:
+            return value
+        if self.definite:
+            for step in self.steps:
+                value = _step(value, step)
+            return value
+        matches = [value]
+        for step in self.steps:
+            if step is _WILD:
+                matches = [item for m in matches for item in _children(m)]
+            else:
+                found = []
+                for m in matches:
+                    with contextlib.suppress(PathNotFound):
+                        found.append(_step(m, step))
+                matches = found
+        return matches
+
+    def put(self, target: Any, result: Any) -> Any:
+        """A copy of `target` with `result` stored at this (reference) path.
+
+        Objects along the path are copied, never changed in place, so that the state's input
+        stays as it was. Raises PathNotFound when a step crosses a value that is not an object.
+        """
+        if not self.steps:
+            return result
+        return _put(target, self.steps, result)
+
+
+def _step(value: Any, step: Any) -> Any:
+    if isinstance(step, str):
+        if isinstance(value, dict) and step in value:
+            return value[step]
+    elif isinstance(value, list) and -len(value) <= step < len(value):
+        return value[step]
+    raise PathNotFound(step)
+
+
+def _children(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, list):
+        return value
+    return []
+
+
+def _put(target: Any, steps: tuple[Any, ...], result: Any) -> Any:
+    head = steps[0]
+    copy: Any
+    if isinstance(head, str) and isinstance(target, dict):
+        copy = dict(target)
+        child = target.get(head)
+    elif isinstance(head, int) and isinstance(target, list) and -len(target) <= head < len(target):
+        copy = list(target)
+        child = target[head]
+    else:
+        raise PathNotFound(head)
+    if len(steps) == 1:
+        copy[head] = result
+    else:
+        copy[head] = _put({} if child is None else child, steps[1:], result)
+    return copy
+
+
+def compile_path(text: str, *, reference: bool = False) -> Path:
+    """Compile `text`; `reference` allows only field steps (ResultPath, Choice variables).
+
+    Raises PathSyntaxError with a message fit for an InvalidDefinition answer.
+    """
+    if not isinstance(text, str) or not text.startswith("$"):
+        raise PathSyntaxError(f"The value for the field must be a valid JSONPath: {text!r}")
+    context = text.startswith("$$")
+    rest = text[2:] if context else text[1:]
+    steps: list[Any] = []
+    at = 0
+    while at < len(rest):
+        if rest.startswith("..", at):
+            raise PathSyntaxError(f"Unsupported JSONPath deep scan '..' in {text!r}")
+        if rest.startswith(".*", at):
+            steps.append(_WILD)
+            at += 2
+            continue
+        field = _FIELD.match(rest, at)
+        if field:
+            steps.append(field.group(1))
+            at = field.end()
+            continue
+        bracket = _BRACKET.match(rest, at)
+        if bracket is None:
+            if rest.startswith("[?", at) or rest.startswith("[(", at):
+                raise PathSyntaxError(f"Unsupported JSONPath filter expression in {text!r}")
+            raise PathSyntaxError(f"Unsupported or invalid JSONPath {text!r}")
+        single, double, index, star = bracket.groups()
+        if star:
+            steps.append(_WILD)
+        elif index is not None:
+            steps.append(int(index))
+        else:
+            quoted = single if single is not None else double
+            steps.append(re.sub(r"\\(.)", r"\1", quoted))
+        at = bracket.end()
+    if reference and _WILD in steps:
+        raise PathSyntaxError(f"The path {text!r} must be a reference path (no wildcards)")
+    return Path(text, context, tuple(steps))
