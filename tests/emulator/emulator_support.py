@@ -1,0 +1,94 @@
+"""Helpers for the endpoint tests: definitions, raw HTTP calls, waiting for an execution."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.exceptions import ClientError
+
+ROLE = "arn:aws:iam::123456789012:role/test-role"
+
+
+def task_definition(activity_arn: str, **task: Any) -> str:
+    """One Task state on `activity_arn` (extra fields merged in), ending the execution."""
+    state = {"Type": "Task", "Resource": activity_arn, "End": True, **task}
+    return json.dumps({"StartAt": "Work", "States": {"Work": state}})
+
+
+async def machine_with_task(sfn: Any, name: str = "m", **task: Any) -> tuple[str, str]:
+    """Create an activity and a one-Task state machine on it; return (activity, machine) ARNs."""
+    activity = (await sfn.create_activity(name=f"{name}-activity"))["activityArn"]
+    definition = task_definition(activity, **task)
+    machine = (await sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE))[
+        "stateMachineArn"
+    ]
+    return activity, machine
+
+
+async def create_machine(sfn: Any, definition: dict[str, Any], name: str = "m") -> str:
+    """Create a state machine from a definition dict; return its ARN."""
+    answer = await sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=ROLE
+    )
+    return str(answer["stateMachineArn"])
+
+
+async def wait_closed(sfn: Any, execution_arn: str, seconds: float = 10.0) -> dict[str, Any]:
+    """DescribeExecution until the execution is no longer RUNNING."""
+    async with asyncio.timeout(seconds):
+        while True:
+            described: dict[str, Any] = await sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            await asyncio.sleep(0.01)
+
+
+async def events(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The whole history, oldest first."""
+    answer = await sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)
+    return list(answer["events"])
+
+
+async def event_types(sfn: Any, execution_arn: str) -> list[str]:
+    """The types of the history's events, oldest first."""
+    return [event["type"] for event in await events(sfn, execution_arn)]
+
+
+def code_of(error: ClientError) -> str:
+    """The AWS error code of a botocore ClientError."""
+    return str(error.response["Error"]["Code"])
+
+
+async def raw_call(
+    url: str,
+    target: str | None,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+    path: str = "/",
+) -> tuple[int, dict[str, Any]]:
+    """One HTTP request on a fresh connection; returns the status and the decoded JSON body."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        "Connection: close",
+        "Content-Type: application/x-amz-json-1.0",
+        f"Content-Length: {len(body)}",
+    ]
+    if target is not None:
+        lines.append(f"X-Amz-Target: {target}")
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    try:
+        answer = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(payload) if payload else {}
