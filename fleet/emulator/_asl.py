@@ -220,7 +220,8 @@ def _check_graph(definition: Definition, raw: dict[str, Any], problems: _Problem
         for s in definition.states.values()
         if s.type in ("Succeed", "Fail") or (s.type in ("Task", "Pass", "Wait") and s.next is None)
     ]
-    if len(definition.states) == len(raw) and not terminal:
+    # Only worth saying when nothing else is wrong: other problems often cause it.
+    if not problems.items and not terminal:
         problems.add("/States", "No terminal state: the state machine can never end")
 
 

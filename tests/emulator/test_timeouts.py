@@ -1,0 +1,254 @@
+"""TimeoutSeconds and HeartbeatSeconds, counted from ActivityStarted, with Retry and Catch.
+
+Service clocks run 100 times faster here, so a 10-second heartbeat timeout takes 0.1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from emulator_support import code_of, create_machine, events, machine_with_task, wait_closed
+
+pytestmark = pytest.mark.emulator_options(time_scale=100.0)
+
+
+async def _start_and_poll(
+    sfn: Any, activity: str, machine: str, payload: str = "{}"
+) -> tuple[str, str]:
+    arn = (await sfn.start_execution(stateMachineArn=machine, input=payload))["executionArn"]
+    token = (await sfn.get_activity_task(activityArn=activity))["taskToken"]
+    return arn, token
+
+
+async def test_task_timeout_fails_the_execution(sfn: Any) -> None:
+    activity, machine = await machine_with_task(sfn, TimeoutSeconds=5)
+    arn, token = await _start_and_poll(sfn, activity, machine)
+
+    described = await wait_closed(sfn, arn)
+    assert (described["status"], described["error"]) == ("FAILED", "States.Timeout")
+    history = await events(sfn, arn)
+    assert [e["type"] for e in history[-3:]] == [
+        "ActivityStarted",
+        "ActivityTimedOut",
+        "ExecutionFailed",
+    ]
+    assert history[-2]["activityTimedOutEventDetails"] == {"error": "States.Timeout"}
+    assert history[-1]["executionFailedEventDetails"] == {"error": "States.Timeout"}
+    with pytest.raises(ClientError) as caught:
+        await sfn.send_task_success(taskToken=token, output="{}")
+    assert code_of(caught.value) == "TaskTimedOut"
+
+
+async def test_timeout_clock_starts_when_the_task_is_taken(sfn: Any) -> None:
+    activity, machine = await machine_with_task(sfn, TimeoutSeconds=5)
+    arn = (await sfn.start_execution(stateMachineArn=machine))["executionArn"]
+    await asyncio.sleep(0.2)  # four timeouts' worth of waiting in ActivityScheduled
+    assert (await sfn.describe_execution(executionArn=arn))["status"] == "RUNNING"
+
+    token = (await sfn.get_activity_task(activityArn=activity))["taskToken"]
+    await sfn.send_task_success(taskToken=token, output='{"in": "time"}')
+    assert (await wait_closed(sfn, arn))["status"] == "SUCCEEDED"
+
+
+async def test_heartbeats_keep_a_task_alive_until_they_stop(sfn: Any) -> None:
+    activity, machine = await machine_with_task(sfn, TimeoutSeconds=1000, HeartbeatSeconds=10)
+    arn, token = await _start_and_poll(sfn, activity, machine)
+    for _ in range(15):  # 0.3 s of heartbeats, three times the heartbeat timeout
+        await asyncio.sleep(0.02)
+        await sfn.send_task_heartbeat(taskToken=token)
+    assert (await sfn.describe_execution(executionArn=arn))["status"] == "RUNNING"
+
+    described = await wait_closed(sfn, arn)
+    assert (described["status"], described["error"]) == ("FAILED", "States.Timeout")
+    assert (await events(sfn, arn))[-2]["type"] == "ActivityTimedOut"
+
+
+async def test_heartbeats_do_not_extend_the_total_timeout(sfn: Any) -> None:
+    activity, machine = await machine_with_task(sfn, TimeoutSeconds=20, HeartbeatSeconds=10)
+    arn, token = await _start_and_poll(sfn, activity, machine)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+
+    async def heartbeat_until_rejected() -> ClientError:
+        while loop.time() - began < 2:
+            try:
+                await sfn.send_task_heartbeat(taskToken=token)
+            except ClientError as error:
+                return error
+            await asyncio.sleep(0.02)
+        raise AssertionError("heartbeats were accepted past TimeoutSeconds")
+
+    assert code_of(await heartbeat_until_rejected()) == "TaskTimedOut"
+    assert loop.time() - began < 1
+    assert (await wait_closed(sfn, arn))["error"] == "States.Timeout"
+
+
+@pytest.mark.parametrize(
+    ("errors", "heartbeat", "caught"),
+    [
+        (["States.Timeout"], False, True),
+        (["States.Timeout"], True, True),
+        (["States.HeartbeatTimeout"], True, True),
+        (["States.HeartbeatTimeout"], False, False),
+        (["States.TaskFailed"], False, False),
+        (["States.TaskFailed"], True, False),
+        (["States.ALL"], True, True),
+        (["Some.Other"], False, False),
+    ],
+)
+async def test_which_catchers_see_a_timeout(
+    sfn: Any, errors: list[str], heartbeat: bool, caught: bool
+) -> None:
+    activity = (await sfn.create_activity(name="slow"))["activityArn"]
+    clocks = {"TimeoutSeconds": 100, "HeartbeatSeconds": 5} if heartbeat else {"TimeoutSeconds": 5}
+    machine = await create_machine(
+        sfn,
+        {
+            "StartAt": "Work",
+            "States": {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": activity,
+                    "End": True,
+                    **clocks,
+                    "Catch": [{"ErrorEquals": errors, "ResultPath": "$.error", "Next": "Handled"}],
+                },
+                "Handled": {"Type": "Pass", "End": True},
+            },
+        },
+    )
+    arn, _ = await _start_and_poll(sfn, activity, machine, '{"keep": 1}')
+
+    described = await wait_closed(sfn, arn)
+    if caught:
+        assert described["status"] == "SUCCEEDED"
+        assert json.loads(described["output"]) == {"keep": 1, "error": {"Error": "States.Timeout"}}
+    else:
+        assert (described["status"], described["error"]) == ("FAILED", "States.Timeout")
+
+
+async def test_retry_after_a_timeout_counts_retries(sfn: Any) -> None:
+    activity = (await sfn.create_activity(name="flaky"))["activityArn"]
+    machine = await create_machine(
+        sfn,
+        {
+            "StartAt": "Work",
+            "States": {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": activity,
+                    "End": True,
+                    "HeartbeatSeconds": 5,
+                    "Parameters": {"attempt.$": "$$.State.RetryCount", "name.$": "$$.State.Name"},
+                    "Retry": [
+                        {
+                            "ErrorEquals": ["States.HeartbeatTimeout"],
+                            "IntervalSeconds": 1,
+                            "MaxAttempts": 2,
+                        }
+                    ],
+                }
+            },
+        },
+    )
+    arn = (await sfn.start_execution(stateMachineArn=machine))["executionArn"]
+    first = await sfn.get_activity_task(activityArn=activity)
+    assert json.loads(first["input"]) == {"attempt": 0, "name": "Work"}
+    second = await sfn.get_activity_task(activityArn=activity)  # after the heartbeat timeout
+    assert json.loads(second["input"]) == {"attempt": 1, "name": "Work"}
+    await sfn.send_task_success(taskToken=second["taskToken"], output='"second time lucky"')
+
+    described = await wait_closed(sfn, arn)
+    assert described["status"] == "SUCCEEDED"
+    types = [e["type"] for e in await events(sfn, arn)]
+    assert types.count("ActivityScheduled") == 2
+    assert types.count("ActivityTimedOut") == 1
+    assert types.count("TaskStateEntered") == 1
+
+
+async def test_worker_failures_retry_with_backoff_then_catch(sfn: Any) -> None:
+    activity = (await sfn.create_activity(name="failing"))["activityArn"]
+    machine = await create_machine(
+        sfn,
+        {
+            "StartAt": "Work",
+            "States": {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": activity,
+                    "End": True,
+                    "Retry": [
+                        {
+                            "ErrorEquals": ["Boom"],
+                            "IntervalSeconds": 10,
+                            "BackoffRate": 2,
+                            "MaxAttempts": 2,
+                        }
+                    ],
+                    "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Failed"}],
+                },
+                "Failed": {"Type": "Fail", "Error": "Gave up"},
+            },
+        },
+    )
+    arn = (await sfn.start_execution(stateMachineArn=machine))["executionArn"]
+    loop = asyncio.get_running_loop()
+    gaps = []
+    for _ in range(3):
+        began = loop.time()
+        token = (await sfn.get_activity_task(activityArn=activity))["taskToken"]
+        gaps.append(loop.time() - began)
+        await sfn.send_task_failure(taskToken=token, error="Boom", cause="kaput")
+
+    described = await wait_closed(sfn, arn)
+    assert (described["status"], described["error"]) == ("FAILED", "Gave up")
+    # 10 s then 20 s of service time: 0.1 s and 0.2 s at this time scale.
+    assert 0.08 <= gaps[1] < 0.5
+    assert 0.18 <= gaps[2] < 0.6
+    history = await events(sfn, arn)
+    failed = [e["activityFailedEventDetails"] for e in history if e["type"] == "ActivityFailed"]
+    assert failed == [{"error": "Boom", "cause": "kaput"}] * 3
+    assert [e["type"] for e in history[-3:]] == [
+        "TaskStateExited",
+        "FailStateEntered",
+        "ExecutionFailed",
+    ]
+
+
+async def test_uncaught_worker_failure_passes_error_and_cause(sfn: Any) -> None:
+    activity, machine = await machine_with_task(sfn)
+    arn, token = await _start_and_poll(sfn, activity, machine)
+    await sfn.send_task_failure(taskToken=token, error="Programmatic Error", cause="it broke")
+    described = await wait_closed(sfn, arn)
+    assert (described["status"], described["error"], described["cause"]) == (
+        "FAILED",
+        "Programmatic Error",
+        "it broke",
+    )
+    assert (await events(sfn, arn))[-1]["executionFailedEventDetails"] == {
+        "error": "Programmatic Error",
+        "cause": "it broke",
+    }
+
+
+async def test_execution_timeout(sfn: Any) -> None:
+    activity = (await sfn.create_activity(name="never"))["activityArn"]
+    machine = await create_machine(
+        sfn,
+        {
+            "StartAt": "Work",
+            "TimeoutSeconds": 10,
+            "States": {"Work": {"Type": "Task", "Resource": activity, "End": True}},
+        },
+    )
+    arn, token = await _start_and_poll(sfn, activity, machine)
+    described = await wait_closed(sfn, arn)
+    assert described["status"] == "TIMED_OUT"
+    assert (await events(sfn, arn))[-1]["type"] == "ExecutionTimedOut"
+    with pytest.raises(ClientError) as caught:
+        await sfn.send_task_heartbeat(taskToken=token)
+    assert code_of(caught.value) == "TaskTimedOut"
