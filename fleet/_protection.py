@@ -93,7 +93,7 @@ class TaskProtection:
         except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
             if outcome == "ok":
                 outcome = "network_error"
-            self._retry_at = anyio.current_time() + 5.0
+            self._retry_at = anyio.current_time() + min(5.0, self._idle_grace)
             _log.warning(
                 "could not set task protection; will retry",
                 extra={"enabled": enabled, "error": str(exc)},

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     """Name recorded as workerName in each ActivityStarted event."""
     task_protection: Literal["auto", "on", "off"] = "auto"
     """ECS scale-in protection while busy: auto = on when ECS_AGENT_URI is set."""
+    task_protection_idle_seconds: Seconds = 10.0
+    """How long the worker stays idle before it turns scale-in protection off again."""
     threads: int = Field(default=32, ge=1, le=4096)
     """Threads for plain ``def`` handlers."""
     exit_when_idle_seconds: Seconds | None = None

@@ -206,7 +206,12 @@ async def _run(
     if use_protection:
         if not agent:
             raise ConfigurationError("FLEET_TASK_PROTECTION=on but ECS_AGENT_URI is not set")
-        protection = TaskProtection(agent, busy=lambda: sup.in_flight > 0, metrics=metrics)
+        protection = TaskProtection(
+            agent,
+            busy=lambda: sup.in_flight > 0,
+            metrics=metrics,
+            idle_grace_seconds=settings.task_protection_idle_seconds,
+        )
 
     def snapshot() -> Snapshot:
         return replace(

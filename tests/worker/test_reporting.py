@@ -61,7 +61,8 @@ def test_a_huge_exception_message_keeps_the_cause_within_limits_and_the_tracebac
         raise VeryLongNamedError("m" * 100_000)
     except Exception as exc:
         report = from_exception(exc)
-    assert report.error is not None and len(report.error) <= MAX_ERROR_CHARS
+    assert report.error is not None
+    assert len(report.error) <= MAX_ERROR_CHARS
     assert report.cause is not None
     assert len(report.cause) <= MAX_CAUSE_CHARS
     assert len(report.cause.encode()) <= MAX_CAUSE_CHARS
@@ -71,9 +72,11 @@ def test_a_huge_exception_message_keeps_the_cause_within_limits_and_the_tracebac
 
 def test_task_failure_names_its_own_error_cut_to_limits() -> None:
     report = from_exception(TaskFailure("Custom.Error" * 100, "why " * 20_000))
-    assert report.error is not None and report.error.startswith("Custom.Error")
+    assert report.error is not None
+    assert report.error.startswith("Custom.Error")
     assert len(report.error) <= MAX_ERROR_CHARS
-    assert report.cause is not None and len(report.cause) <= MAX_CAUSE_CHARS
+    assert report.cause is not None
+    assert len(report.cause) <= MAX_CAUSE_CHARS
 
 
 def test_cut_never_splits_a_character_or_exceeds_bytes() -> None:

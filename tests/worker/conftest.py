@@ -1,0 +1,66 @@
+"""Fixtures of the worker tests: credentials, a local endpoint, and a client to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import aioboto3
+import pytest
+from worker_support import REGION
+
+from fleet.emulator import Emulator, EmulatorOptions
+
+#: Short long polls keep stops and drains quick; every other default is AWS's.
+FAST = {"long_poll_seconds": 1.0}
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and no shared AWS files, so nothing can reach a real account."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("ECS_AGENT_URI", raising=False)
+    for key in [k for k in __import__("os").environ if k.startswith("FLEET_")]:
+        monkeypatch.delenv(key)
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[Emulator]:
+    """A local endpoint in this event loop, with short long polls."""
+    async with Emulator(EmulatorOptions(**FAST)) as emu:
+        yield emu
+
+
+@pytest.fixture
+def make_endpoint() -> Callable[..., AbstractAsyncContextManager[Emulator]]:
+    """Build an endpoint with other options: ``async with make_endpoint(time_scale=4)``."""
+
+    def build(**options: Any) -> AbstractAsyncContextManager[Emulator]:
+        return Emulator(EmulatorOptions(**{**FAST, **options}))
+
+    return build
+
+
+@pytest.fixture
+def endpoint_thread() -> Iterator[Any]:
+    """A local endpoint on its own thread, for tests whose worker blocks the event loop."""
+    with Emulator.in_thread(EmulatorOptions(**FAST)) as emu:
+        yield emu
+
+
+def client(endpoint_url: str) -> Any:
+    return aioboto3.Session().client("stepfunctions", endpoint_url=endpoint_url, region_name=REGION)
+
+
+@pytest.fixture
+async def sfn(endpoint: Emulator) -> AsyncIterator[Any]:
+    """The real aioboto3 client against ``endpoint``."""
+    async with client(endpoint.endpoint_url) as sfn:
+        yield sfn

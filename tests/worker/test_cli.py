@@ -1,0 +1,135 @@
+"""``fleet run`` as a user runs it: bad input stops at once, batch mode exits when done."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from test_drain import fleet_run
+from worker_support import create_machine, event_types, history, start, unique, wait_done
+
+from fleet.emulator import Emulator
+
+GOOD_APP = """
+from fleet import Fleet
+app = Fleet()
+not_an_app = 42
+
+@app.activity({name!r})
+async def work(task):
+    return "ok"
+"""
+
+
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``fleet run ARGS`` in ``cwd``; ``env`` values of None remove a variable."""
+    full = {**os.environ, "PYTHONPATH": str(cwd)}
+    for key, value in (env or {}).items():
+        if value is None:
+            full.pop(key, None)
+        else:
+            full[key] = value
+    return subprocess.run(
+        [sys.executable, "-m", "fleet._cli", "run", *args],
+        cwd=cwd, env=full, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+NO_REGION = {"FLEET_REGION": None, "AWS_REGION": None, "AWS_DEFAULT_REGION": None}
+NO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["goodapp:app"], {"FLEET_CONCURRENCY": "0"}, "invalid setting FLEET_CONCURRENCY"),
+        (["goodapp:app", "--max-pollers", "many"], {}, "invalid setting --max-pollers"),
+        (["goodapp:app"], {"FLEET_DRAIN_SECOND": "5"}, "did you mean FLEET_DRAIN_SECONDS"),
+        (["goodapp"], {}, "must be 'module:attribute'"),
+        (["missing_module:app"], {}, "cannot import module 'missing_module'"),
+        (["goodapp:nothing"], {}, "has no attribute 'nothing'"),
+        (["goodapp:not_an_app"], {}, "not a fleet.Fleet application"),
+        (["goodapp:app"], NO_REGION, "no AWS region"),
+        (["goodapp:app"], NO_CREDENTIALS, "no AWS credentials"),
+        (["goodapp:app", "--task-protection", "on"], {}, "ECS_AGENT_URI is not set"),
+    ],
+)
+async def test_bad_start_up_stops_with_one_clear_line_and_status_2(
+    tmp_path: Path,
+    endpoint: Emulator,
+    sfn: Any,
+    args: list[str],
+    env: dict[str, str | None],
+    message: str,
+) -> None:
+    name = unique("Cli")
+    await sfn.create_activity(name=name)
+    (tmp_path / "goodapp.py").write_text(GOOD_APP.format(name=name))
+    started = time.monotonic()
+    argv = [*args, "--endpoint-url", endpoint.endpoint_url, "--metrics-port", "0"]
+    result = await anyio.to_thread.run_sync(lambda: run_cli(argv, tmp_path, env))
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("fleet: error: ")
+    assert message in lines[0]
+    assert time.monotonic() - started < 20  # fails fast, does not sit there polling
+
+
+async def test_an_activity_that_does_not_exist_stops_start_up(
+    tmp_path: Path, endpoint: Emulator
+) -> None:
+    (tmp_path / "goodapp.py").write_text(GOOD_APP.format(name="NeverCreated"))
+    result = await anyio.to_thread.run_sync(
+        lambda: run_cli(["goodapp:app", "--endpoint-url", endpoint.endpoint_url], tmp_path)
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"fleet: error: activity 'NeverCreated' does not exist at {endpoint.endpoint_url} "
+        "(region us-east-1); create it first"
+    ]
+
+
+async def test_exit_when_idle_runs_the_backlog_then_exits(
+    tmp_path: Path, endpoint: Emulator, sfn: Any
+) -> None:
+    name = unique("Batch")
+    _, machine = await create_machine(sfn, name)
+    arns = await start(sfn, machine, [{"sleep": 0.2}] * 6)
+    started = time.monotonic()
+    async with fleet_run(tmp_path, name, endpoint.endpoint_url, "--exit-when-idle", "1") as worker:
+        status = await worker.exit_status(timeout=20)
+    took = time.monotonic() - started
+    assert status == 0
+    done = await wait_done(sfn, arns, timeout=1)
+    assert {d["status"] for d in done.values()} == {"SUCCEEDED"}
+    assert took < 10
+    assert any("--exit-when-idle" in entry.get("reason", "") for entry in worker.logs())
+
+
+async def test_max_tasks_takes_exactly_that_many(
+    tmp_path: Path, endpoint: Emulator, sfn: Any
+) -> None:
+    name = unique("Max")
+    _, machine = await create_machine(sfn, name)
+    arns = await start(sfn, machine, [{}] * 5)
+    async with fleet_run(
+        tmp_path, name, endpoint.endpoint_url, "--max-tasks", "3", "--max-pollers", "5"
+    ) as worker:
+        assert await worker.exit_status(timeout=20) == 0
+    succeeded, untouched = 0, 0
+    for arn in arns:
+        types = event_types(await history(sfn, arn))
+        if "ExecutionSucceeded" in types:
+            succeeded += 1
+        elif "ActivityStarted" not in types:
+            untouched += 1
+    assert (succeeded, untouched) == (3, 2)
