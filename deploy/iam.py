@@ -1,0 +1,155 @@
+"""Least-privilege IAM policy documents, each scoped to the stack's own ARNs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy.names import Names
+
+Policy = dict[str, Any]
+VERSION = "2012-10-17"
+
+
+def trust(service: str, account: str | None = None) -> Policy:
+    """A trust policy letting ``service`` assume the role, for ``account``'s resources only."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if account is not None:
+        # Confused-deputy guard: only this account's schedules / state machines may assume it.
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+    return {"Version": VERSION, "Statement": [statement]}
+
+
+def execution_policy(names: Names) -> Policy:
+    """What ECS needs to start the container: pull from the stack's repository, write its logs."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{names.log_group_arn}:*"],
+        }
+    ]
+    if not names.stack.image.uri:
+        statements += [
+            {
+                # GetAuthorizationToken has no resource-level permissions.
+                "Sid": "EcrLogin",
+                "Effect": "Allow",
+                "Action": ["ecr:GetAuthorizationToken"],
+                "Resource": ["*"],
+            },
+            {
+                "Sid": "EcrPull",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": [names.repository_arn],
+            },
+        ]
+    return {"Version": VERSION, "Statement": statements}
+
+
+def task_policy(names: Names) -> Policy:
+    """What the worker calls: poll and report its activities, toggle its own scale-in protection."""
+    activities = names.activity_arns
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "PollActivities",
+                "Effect": "Allow",
+                "Action": ["states:GetActivityTask"],
+                "Resource": activities,
+            },
+            {
+                # Task tokens belong to the activity and to the execution of the stack's state
+                # machine; scope to both so that neither evaluation of the resource is denied.
+                "Sid": "ReportTasks",
+                "Effect": "Allow",
+                "Action": [
+                    "states:SendTaskFailure",
+                    "states:SendTaskHeartbeat",
+                    "states:SendTaskSuccess",
+                ],
+                "Resource": [*activities, names.state_machine_arn],
+            },
+            {
+                "Sid": "TaskProtection",
+                "Effect": "Allow",
+                "Action": ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
+                "Resource": [f"arn:aws:ecs:{names.region}:{names.account}:task/{names.cluster}/*"],
+            },
+        ],
+    }
+
+
+def schedule_policy(names: Names, run_workers: bool) -> Policy:
+    """What a schedule does: start the state machine and, in batch mode, run the worker task."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "StartExecution",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [names.state_machine_arn],
+        }
+    ]
+    if run_workers:
+        task_arn = f"arn:aws:ecs:{names.region}:{names.account}:task/{names.cluster}/*"
+        statements += [
+            {
+                "Sid": "RunWorkers",
+                "Effect": "Allow",
+                "Action": ["ecs:RunTask"],
+                "Resource": [names.family_arn, f"{names.family_arn}:*"],
+                "Condition": {"ArnEquals": {"ecs:cluster": names.cluster_arn}},
+            },
+            {
+                "Sid": "TagWorkers",
+                "Effect": "Allow",
+                "Action": ["ecs:TagResource"],
+                "Resource": [task_arn],
+                "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+            },
+            {
+                "Sid": "PassWorkerRoles",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": [names.role_arn("execution"), names.role_arn("task")],
+                "Condition": {"StringLike": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            },
+        ]
+    return {"Version": VERSION, "Statement": statements}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return sorted(value) if isinstance(value, list) else [value]
+
+
+def canonical(policy: Policy | None) -> Policy | None:
+    """``policy`` with single values as lists and lists sorted, for comparing documents."""
+    if policy is None:
+        return None
+    raw = policy.get("Statement", [])
+    statements = []
+    for statement in raw if isinstance(raw, list) else [raw]:
+        out: dict[str, Any] = {}
+        for key, value in statement.items():
+            if key in ("Action", "Resource", "NotAction", "NotResource"):
+                out[key] = _as_list(value)
+            elif key == "Principal" and isinstance(value, dict):
+                out[key] = {k: _as_list(v) for k, v in value.items()}
+            elif key == "Condition":
+                out[key] = {
+                    op: {k: _as_list(v) for k, v in body.items()} for op, body in value.items()
+                }
+            else:
+                out[key] = value
+        statements.append(out)
+    return {"Version": policy.get("Version", VERSION), "Statement": statements}

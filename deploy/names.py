@@ -1,0 +1,146 @@
+"""Every resource name and ARN, derived from the stack name so that re-runs find them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deploy.asl import activity_arn
+from deploy.stack import Stack
+
+CONTAINER = "worker"
+METRICS_NAMESPACE = "SfnFleet"
+METRICS_PORT = 9464
+
+
+@dataclass(frozen=True)
+class Names:
+    """Names and ARNs of one stack's resources in one account."""
+
+    stack: Stack
+    account: str
+
+    @property
+    def region(self) -> str:
+        """The stack's Region."""
+        return self.stack.region
+
+    @property
+    def base(self) -> str:
+        """The stack name, the prefix of everything."""
+        return self.stack.name
+
+    @property
+    def repository(self) -> str:
+        """The ECR repository name."""
+        return self.base
+
+    @property
+    def repository_uri(self) -> str:
+        """The ECR repository URI, without a tag."""
+        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{self.repository}"
+
+    @property
+    def repository_arn(self) -> str:
+        """The ECR repository ARN."""
+        return f"arn:aws:ecr:{self.region}:{self.account}:repository/{self.repository}"
+
+    @property
+    def image(self) -> str:
+        """The image the task definition runs."""
+        if self.stack.image.uri:
+            return self.stack.image.uri
+        return f"{self.repository_uri}:{self.stack.image.tag}"
+
+    def role(self, purpose: str) -> str:
+        """The IAM role name for ``purpose``: execution, task, states or schedule."""
+        return f"{self.base}-{purpose}"
+
+    def role_arn(self, purpose: str) -> str:
+        """The IAM role ARN for ``purpose``."""
+        return f"arn:aws:iam::{self.account}:role/{self.role(purpose)}"
+
+    @property
+    def log_group(self) -> str:
+        """The CloudWatch Logs group the containers log to."""
+        return f"/sfn-fleet/{self.base}"
+
+    @property
+    def log_group_arn(self) -> str:
+        """The log group ARN (without the trailing ``:*``)."""
+        return f"arn:aws:logs:{self.region}:{self.account}:log-group:{self.log_group}"
+
+    @property
+    def cluster(self) -> str:
+        """The ECS cluster name."""
+        return self.base
+
+    @property
+    def cluster_arn(self) -> str:
+        """The ECS cluster ARN."""
+        return f"arn:aws:ecs:{self.region}:{self.account}:cluster/{self.cluster}"
+
+    @property
+    def service(self) -> str:
+        """The ECS service name (also FLEET_SERVICE_NAME, the metric dimension)."""
+        return self.base
+
+    @property
+    def service_arn(self) -> str:
+        """The ECS service ARN (long form, with the cluster)."""
+        return f"arn:aws:ecs:{self.region}:{self.account}:service/{self.cluster}/{self.service}"
+
+    @property
+    def family(self) -> str:
+        """The task definition family."""
+        return f"{self.base}-worker"
+
+    @property
+    def family_arn(self) -> str:
+        """The task definition ARN without a revision: RunTask uses the latest ACTIVE one."""
+        return f"arn:aws:ecs:{self.region}:{self.account}:task-definition/{self.family}"
+
+    @property
+    def state_machine(self) -> str:
+        """The state machine name."""
+        return self.base
+
+    @property
+    def state_machine_arn(self) -> str:
+        """The state machine ARN."""
+        return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{self.state_machine}"
+
+    def activity_arn(self, name: str) -> str:
+        """The ARN of the activity ``name``."""
+        return activity_arn(self.region, self.account, name)
+
+    @property
+    def activity_arns(self) -> list[str]:
+        """The ARNs of every activity in the stack."""
+        return [self.activity_arn(a.name) for a in self.stack.activities]
+
+    @property
+    def scalable_resource(self) -> str:
+        """The Application Auto Scaling resource id of the service."""
+        return f"service/{self.cluster}/{self.service}"
+
+    def policy(self, purpose: str) -> str:
+        """A scaling policy name: saturation or waiting-work."""
+        return f"{self.base}-{purpose}"
+
+    def alarm(self, activity: str) -> str:
+        """The waiting-work alarm for ``activity``."""
+        return f"{self.base}-waiting-work-{activity}"
+
+    @property
+    def schedule_group(self) -> str:
+        """The EventBridge Scheduler group holding the stack's schedules."""
+        return self.base
+
+    def rule(self, schedule: str) -> str:
+        """The CloudWatch Events rule name for ``schedule``."""
+        return f"{self.base}-{schedule}"
+
+    @property
+    def dashboard(self) -> str:
+        """The CloudWatch dashboard name."""
+        return self.base
