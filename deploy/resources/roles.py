@@ -1,0 +1,138 @@
+"""IAM roles: task execution, task, state machine and schedule, each with one inline policy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from deploy import iam
+from deploy.aws import absent_on
+from deploy.resources.base import Change, Context, Resource, State, tag_dict, tag_list, top_fields
+from deploy.resources.tagging import sync_tags
+
+INLINE_POLICY = "sfn-fleet"
+
+# purpose -> (service principal, whether to pin aws:SourceAccount, description)
+PURPOSES: dict[str, tuple[str, bool, str]] = {
+    "execution": ("ecs-tasks.amazonaws.com", False, "ECS pulls the worker image and writes logs"),
+    "task": ("ecs-tasks.amazonaws.com", False, "the worker polls and reports its activities"),
+    "states": ("states.amazonaws.com", True, "the state machine (activity tasks need no calls)"),
+    "schedule": ("", True, "schedules start the state machine and batch workers"),
+}
+
+
+class Role(Resource):
+    """One of the stack's IAM roles."""
+
+    kind = "IAM role"
+
+    def __init__(self, ctx: Context, purpose: str) -> None:
+        super().__init__(ctx, ctx.names.role(purpose))
+        self.purpose = purpose
+
+    async def read(self) -> State | None:
+        client = await self.aws.client("iam")
+        found = await absent_on(("NoSuchEntity",), client.get_role(RoleName=self.name))
+        if found is None:
+            return None
+        role = found["Role"]
+        policy = await absent_on(
+            ("NoSuchEntity",), client.get_role_policy(RoleName=self.name, PolicyName=INLINE_POLICY)
+        )
+        document = _document(policy["PolicyDocument"]) if policy else None
+        return {
+            "trustPolicy": iam.canonical(_document(role["AssumeRolePolicyDocument"])),
+            "policy": iam.canonical(document),
+            "tags": tag_dict(role.get("Tags"), "Key", "Value"),
+        }
+
+    def _trust(self) -> iam.Policy:
+        service, pin, _ = PURPOSES[self.purpose]
+        account = self.names.account if pin else None
+        if self.purpose == "schedule":
+            service = (
+                "scheduler.amazonaws.com"
+                if self.ctx.stack.scheduler == "scheduler"
+                else "events.amazonaws.com"
+            )
+            # The EventBridge user guide's target role trusts events.amazonaws.com unpinned.
+            account = self.names.account if self.ctx.stack.scheduler == "scheduler" else None
+        return iam.trust(service, account)
+
+    def _policy(self) -> iam.Policy | None:
+        policies: dict[str, Callable[[], iam.Policy | None]] = {
+            "execution": lambda: iam.execution_policy(self.names),
+            "task": lambda: iam.task_policy(self.names),
+            "states": lambda: None,
+            "schedule": lambda: iam.schedule_policy(
+                self.names, run_workers=self.ctx.stack.mode == "batch"
+            ),
+        }
+        return policies[self.purpose]()
+
+    def desired(self) -> State | None:
+        stack = self.ctx.stack
+        if self.ctx.destroying or (self.purpose == "schedule" and not stack.schedules):
+            return None
+        return {
+            "trustPolicy": iam.canonical(self._trust()),
+            "policy": iam.canonical(self._policy()),
+            "tags": self.tags,
+        }
+
+    async def create(self, desired: State) -> None:
+        client = await self.aws.client("iam")
+        await client.create_role(
+            RoleName=self.name,
+            AssumeRolePolicyDocument=json.dumps(desired["trustPolicy"]),
+            Description=f"sfn-fleet {self.ctx.stack.name}: {PURPOSES[self.purpose][2]}",
+            Tags=tag_list(desired["tags"], "Key", "Value"),
+        )
+        if desired["policy"] is not None:
+            await client.put_role_policy(
+                RoleName=self.name,
+                PolicyName=INLINE_POLICY,
+                PolicyDocument=json.dumps(desired["policy"]),
+            )
+
+    async def update(self, current: State, desired: State, changes: list[Change]) -> None:
+        client = await self.aws.client("iam")
+        fields = top_fields(changes)
+        if "trustPolicy" in fields:
+            await client.update_assume_role_policy(
+                RoleName=self.name, PolicyDocument=json.dumps(desired["trustPolicy"])
+            )
+        if "policy" in fields:
+            if desired["policy"] is None:
+                await client.delete_role_policy(RoleName=self.name, PolicyName=INLINE_POLICY)
+            else:
+                await client.put_role_policy(
+                    RoleName=self.name,
+                    PolicyName=INLINE_POLICY,
+                    PolicyDocument=json.dumps(desired["policy"]),
+                )
+        if "tags" in fields:
+            await sync_tags(
+                current["tags"],
+                desired["tags"],
+                lambda t: client.tag_role(RoleName=self.name, Tags=tag_list(t, "Key", "Value")),
+                lambda keys: client.untag_role(RoleName=self.name, TagKeys=keys),
+            )
+
+    async def delete(self, current: State) -> None:
+        client = await self.aws.client("iam")
+        for name in (await client.list_role_policies(RoleName=self.name))["PolicyNames"]:
+            await client.delete_role_policy(RoleName=self.name, PolicyName=name)
+        attached = await client.list_attached_role_policies(RoleName=self.name)
+        for policy in attached["AttachedPolicies"]:
+            await client.detach_role_policy(RoleName=self.name, PolicyArn=policy["PolicyArn"])
+        await client.delete_role(RoleName=self.name)
+
+
+def _document(value: Any) -> dict[str, Any]:
+    """A policy document as a dict (botocore decodes IAM's URL-encoded JSON; be safe)."""
+    if isinstance(value, str):
+        return dict(json.loads(unquote(value)))
+    return dict(value)

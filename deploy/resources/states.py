@@ -1,0 +1,131 @@
+"""Step Functions: the stack's activities and its state machine."""
+
+from __future__ import annotations
+
+import json
+
+from deploy.aws import absent_on, retry_role_propagation
+from deploy.resources.base import Change, Context, Resource, State, tag_dict, tag_list, top_fields
+from deploy.resources.tagging import sync_tags
+
+
+async def _tags(ctx: Context, arn: str) -> dict[str, str]:
+    sfn = await ctx.aws.client("stepfunctions")
+    found = await sfn.list_tags_for_resource(resourceArn=arn)
+    return tag_dict(found.get("tags"))
+
+
+async def _sync(ctx: Context, arn: str, current: State, desired: State) -> None:
+    sfn = await ctx.aws.client("stepfunctions")
+    await sync_tags(
+        current["tags"],
+        desired["tags"],
+        lambda t: sfn.tag_resource(resourceArn=arn, tags=tag_list(t)),
+        lambda keys: sfn.untag_resource(resourceArn=arn, tagKeys=keys),
+    )
+
+
+class Activity(Resource):
+    """One activity; its HeartbeatSeconds/TimeoutSeconds live in the state machine."""
+
+    kind = "activity"
+
+    @property
+    def arn(self) -> str:
+        """The activity ARN."""
+        return self.names.activity_arn(self.name)
+
+    async def read(self) -> State | None:
+        sfn = await self.aws.client("stepfunctions")
+        found = await absent_on(
+            ("ActivityDoesNotExist",), sfn.describe_activity(activityArn=self.arn)
+        )
+        if found is None:
+            return None
+        return {"tags": await _tags(self.ctx, self.arn)}
+
+    def desired(self) -> State | None:
+        wanted = {a.name for a in self.ctx.stack.activities}
+        if self.ctx.destroying or self.name not in wanted:
+            return None
+        return {"tags": self.tags}
+
+    async def create(self, desired: State) -> None:
+        sfn = await self.aws.client("stepfunctions")
+        await sfn.create_activity(name=self.name, tags=tag_list(desired["tags"]))
+
+    async def update(self, current: State, desired: State, changes: list[Change]) -> None:
+        await _sync(self.ctx, self.arn, current, desired)
+
+    async def delete(self, current: State) -> None:
+        sfn = await self.aws.client("stepfunctions")
+        await sfn.delete_activity(activityArn=self.arn)
+
+
+class StateMachine(Resource):
+    """The STANDARD state machine whose Task states name the activities."""
+
+    kind = "state machine"
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx, ctx.names.state_machine)
+
+    @property
+    def arn(self) -> str:
+        """The state machine ARN."""
+        return self.names.state_machine_arn
+
+    async def read(self) -> State | None:
+        sfn = await self.aws.client("stepfunctions")
+        found = await absent_on(
+            ("StateMachineDoesNotExist",), sfn.describe_state_machine(stateMachineArn=self.arn)
+        )
+        if found is None or found.get("status") == "DELETING":
+            return None
+        return {
+            "definition": json.loads(found["definition"]),
+            "roleArn": found["roleArn"],
+            "type": found.get("type", "STANDARD"),
+            "tags": await _tags(self.ctx, self.arn),
+        }
+
+    def desired(self) -> State | None:
+        if self.ctx.destroying:
+            return None
+        return {
+            "definition": self.ctx.definition,
+            "roleArn": self.names.role_arn("states"),
+            # Activities are supported by Standard workflows only.
+            "type": "STANDARD",
+            "tags": self.tags,
+        }
+
+    async def create(self, desired: State) -> None:
+        sfn = await self.aws.client("stepfunctions")
+        await retry_role_propagation(
+            lambda: sfn.create_state_machine(
+                name=self.name,
+                definition=json.dumps(desired["definition"]),
+                roleArn=desired["roleArn"],
+                type=desired["type"],
+                tags=tag_list(desired["tags"]),
+            )
+        )
+
+    async def update(self, current: State, desired: State, changes: list[Change]) -> None:
+        fields = top_fields(changes)
+        if fields & {"definition", "roleArn"}:
+            sfn = await self.aws.client("stepfunctions")
+            await retry_role_propagation(
+                lambda: sfn.update_state_machine(
+                    stateMachineArn=self.arn,
+                    definition=json.dumps(desired["definition"]),
+                    roleArn=desired["roleArn"],
+                )
+            )
+        if "tags" in fields:
+            await _sync(self.ctx, self.arn, current, desired)
+
+    async def delete(self, current: State) -> None:
+        sfn = await self.aws.client("stepfunctions")
+        await sfn.delete_state_machine(stateMachineArn=self.arn)
