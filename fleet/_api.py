@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from fleet._errors import ConfigurationError
 from fleet._metrics import Metrics
+from fleet._wire import OPERATIONS, TaskCalls, WireError
 
 Outcome = Literal["ok", "throttled", "client_error", "server_error", "network_error"]
 
@@ -73,11 +74,15 @@ def backoff(attempt: int, *, base: float = 0.1, cap: float = 5.0) -> float:
 
 def classify(exc: BaseException) -> tuple[Outcome, str, str]:
     """How an exception from botocore or the HTTP layer failed: outcome, code and message."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        message = str(error.get("Message", exc))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
+    if isinstance(exc, WireError | ClientError):
+        if isinstance(exc, WireError):
+            code, message, status = exc.code, exc.message, exc.status
+        else:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", "Unknown"))
+            message = str(error.get("Message", exc))
+            metadata = exc.response.get("ResponseMetadata", {})
+            status = int(metadata.get("HTTPStatusCode", 400) or 400)
         if code in THROTTLING_CODES or status == 429:
             return "throttled", code, message
         if status >= 500:
@@ -87,10 +92,22 @@ def classify(exc: BaseException) -> tuple[Outcome, str, str]:
 
 
 class Api:
-    """The Step Functions calls the worker makes, over one aiobotocore client."""
+    """The Step Functions calls the worker makes.
 
-    def __init__(self, client: Any, metrics: Metrics, *, call_timeout: float = 15.0) -> None:
+    The per-task calls go over ``task_calls`` when given (see ``fleet._wire``); the rest, and
+    all of them without it, over the aiobotocore ``client``.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        metrics: Metrics,
+        *,
+        task_calls: TaskCalls | None = None,
+        call_timeout: float = 15.0,
+    ) -> None:
         self._client = client
+        self._task_calls = task_calls
         self._metrics = metrics
         self._call_timeout = call_timeout
 
@@ -100,17 +117,21 @@ class Api:
         ``timeout`` bounds the attempt (default ``call_timeout``); running out of it counts as
         a network error. Raises ConfigurationError when there are no credentials.
         """
-        method = getattr(self._client, _METHODS[operation])
+        limit = self._call_timeout if timeout is None else timeout
         started = time.perf_counter()
         outcome: Outcome = "ok"
         try:
-            with anyio.fail_after(self._call_timeout if timeout is None else timeout):
-                response: Mapping[str, Any] = await method(**params)
+            with anyio.fail_after(limit):
+                response: Mapping[str, Any]
+                if self._task_calls is not None and operation in OPERATIONS:
+                    response = await self._task_calls.call(operation, params, limit)
+                else:
+                    response = await getattr(self._client, _METHODS[operation])(**params)
             return response
         except NoCredentialsError as exc:
             outcome = "client_error"
             raise ConfigurationError(f"no AWS credentials found: {exc}") from None
-        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+        except (WireError, ClientError, BotoCoreError, OSError, TimeoutError) as exc:
             outcome, code, message = classify(exc)
             raise ApiError(operation, outcome, code, message) from exc
         except Exception as exc:

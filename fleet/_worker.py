@@ -28,6 +28,7 @@ from fleet._metrics import Metrics, Snapshot
 from fleet._protection import TaskProtection
 from fleet._settings import Settings
 from fleet._supervisor import Supervisor
+from fleet._wire import TaskCalls
 
 _log = get_logger("worker")
 
@@ -181,10 +182,18 @@ async def serve(
             "no AWS credentials found (environment, shared files, container or instance role)"
         )
     config = client_config(settings, len(app.activities))
-    async with session.client(
-        "stepfunctions", endpoint_url=settings.endpoint_url, config=config
-    ) as client:
-        api = Api(client, metrics)
+    async with (
+        session.client(
+            "stepfunctions", endpoint_url=settings.endpoint_url, config=config
+        ) as client,
+        TaskCalls(
+            client.meta.endpoint_url,
+            settings.region,
+            await session.get_credentials(),
+            pool_size=config.max_pool_connections,
+        ) as task_calls,
+    ):
+        api = Api(client, metrics, task_calls=task_calls)
         resolved = await resolve_arns(api, session, settings, app.activities)
         sup = Supervisor(activities=resolved, settings=settings, api=api, metrics=metrics)
         return await _run(sup, settings, metrics, handle_signals, on_started)
