@@ -96,14 +96,20 @@ async def drain(client: RawClient, activity: str, executions: int, concurrency: 
     return elapsed
 
 
-async def one_run(executions: int, concurrency: int) -> dict[str, Any]:
+async def measure(url: str, executions: int, concurrency: int) -> dict[str, Any]:
+    async with RawClient(url, pool_size=concurrency + 8) as client:
+        activity = await prepare(client, executions)
+        elapsed = await drain(client, activity, executions, concurrency)
+    rate = executions / elapsed
+    return {"executions": executions, "seconds": elapsed, "tasks_per_second": rate}
+
+
+async def one_run(executions: int, concurrency: int, endpoint: str | None) -> dict[str, Any]:
+    if endpoint is not None:
+        return await measure(endpoint, executions, concurrency)
     process, url = start_endpoint()
     try:
-        async with RawClient(url, pool_size=concurrency + 8) as client:
-            activity = await prepare(client, executions)
-            elapsed = await drain(client, activity, executions, concurrency)
-        rate = executions / elapsed
-        return {"executions": executions, "seconds": elapsed, "tasks_per_second": rate}
+        return await measure(url, executions, concurrency)
     finally:
         process.terminate()
         process.wait(10)
@@ -114,10 +120,14 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--endpoint",
+        help="use this running endpoint instead of starting one (e.g. one under a profiler)",
+    )
     args = parser.parse_args()
     rates = []
     for run in range(1, args.repeat + 1):
-        result = asyncio.run(one_run(args.executions, args.concurrency))
+        result = asyncio.run(one_run(args.executions, args.concurrency, args.endpoint))
         rates.append(result["tasks_per_second"])
         print(
             f"run {run}: {result['executions']} tasks in {result['seconds']:.2f} s = "

@@ -40,6 +40,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.body: list[bytes] = []
         self.closed = False
+        self.deadline = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -49,11 +50,11 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(ConnectionError(f"bad HTTP response: {exc}"))
+            self.fail(ConnectionError(f"bad HTTP response: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._fail(ConnectionError("connection closed before the response"))
+        self.fail(ConnectionError("connection closed before the response"))
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -66,13 +67,14 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result((self.parser.get_status_code(), body))
 
-    def _fail(self, exc: Exception) -> None:
+    def fail(self, exc: Exception) -> None:
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
-    async def request(self, head: bytes, body: bytes) -> tuple[int, bytes]:
+    async def request(self, head: bytes, body: bytes, deadline: float) -> tuple[int, bytes]:
         assert self.transport is not None
+        self.deadline = deadline
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(head + body)
         return await self.waiter
@@ -102,6 +104,10 @@ class RawClient:
         self._idle: deque[_Connection] = deque()
         self._slots = asyncio.Semaphore(pool_size)
         self._busy: set[_Connection] = set()
+        self._heads: dict[str, bytes] = {}
+        # One periodic sweep enforces every call's deadline; a timer per call would cost more
+        # than the rest of the call.
+        self._sweeper: asyncio.TimerHandle | None = None
         self._prefix = (
             "POST / HTTP/1.1\r\n"
             f"Host: {self.host}:{self.port}\r\n"
@@ -119,6 +125,9 @@ class RawClient:
 
     async def close(self) -> None:
         """Close every connection, idle or busy."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for conn in [*self._idle, *self._busy]:
             conn.close()
         self._idle.clear()
@@ -133,16 +142,34 @@ class RawClient:
         _, conn = await loop.create_connection(_Connection, self.host, self.port)
         return conn
 
+    def _sweep(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for conn in list(self._busy):
+            if conn.waiter is not None and now > conn.deadline:
+                conn.fail(TimeoutError(f"no answer within {self.timeout} s"))
+                conn.close()
+        self._sweeper = (
+            asyncio.get_running_loop().call_later(1.0, self._sweep) if self._busy else None
+        )
+
     async def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One API call; returns the decoded answer or raises RawClientError / OSError."""
+        """One API call; returns the decoded answer or raises RawClientError / OSError.
+
+        A call without an answer after `timeout` seconds raises TimeoutError.
+        """
         body = json.dumps(params).encode()
-        head = b"%s%s\r\nContent-Length: %d\r\n\r\n" % (self._prefix, operation.encode(), len(body))
+        prefix = self._heads.get(operation)
+        if prefix is None:
+            prefix = self._heads[operation] = self._prefix + operation.encode()
+        head = b"%s\r\nContent-Length: %d\r\n\r\n" % (prefix, len(body))
+        loop = asyncio.get_running_loop()
         async with self._slots:
             conn = await self._connection()
             self._busy.add(conn)
+            if self._sweeper is None:
+                self._sweeper = loop.call_later(1.0, self._sweep)
             try:
-                async with asyncio.timeout(self.timeout):
-                    status, answer = await conn.request(head, body)
+                status, answer = await conn.request(head, body, loop.time() + self.timeout)
             except BaseException:
                 # A connection with a request in flight cannot be reused (e.g. a cancelled poll).
                 conn.close()
