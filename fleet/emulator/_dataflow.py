@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fleet.emulator._jsonpath import Path, PathNotFound, PathSyntaxError, compile_path
+
+MAX_SECONDS = 99999999
+"""The largest value of any seconds field of the States Language (its default timeouts)."""
 
 
 class StateDataError(Exception):
@@ -108,3 +112,34 @@ def place(path: Path | None, data: Any, result: Any) -> Any:
 def _bracketed(path: Path) -> str:
     parts = "".join(f"[{s}]" if isinstance(s, int) else f"['{s}']" for s in path.steps)
     return ("$$" if path.context else "$") + parts
+
+
+def seconds_at(
+    fixed: int | None, path: Path | None, data: Any, context: Callable[[], Any]
+) -> int | None:
+    """TimeoutSeconds/HeartbeatSeconds: the fixed value, or the positive integer at `path`."""
+    if path is None:
+        return fixed
+    try:
+        value = path.get(context() if path.context else data)
+    except PathNotFound:
+        raise StateDataError(f"Invalid path '{path.text}' : No results for path") from None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SECONDS:
+        raise StateDataError(f"The value at '{path.text}' must be a positive integer")
+    return value
+
+
+def wait_target(path: Path, data: Any, field: str) -> float | datetime:
+    """SecondsPath (seconds to wait) or TimestampPath (when to stop waiting) of a Wait state."""
+    try:
+        value = path.get(data)
+    except PathNotFound:
+        raise StateDataError(f"Invalid path '{path.text}' : No results for path") from None
+    if field == "SecondsPath":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise StateDataError(f"The SecondsPath '{path.text}' must be a non-negative number")
+        return float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise StateDataError(f"The TimestampPath '{path.text}' is not a timestamp") from None

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleet.emulator._activities import ActivityTask
-from fleet.emulator._asl import MAX_SECONDS, State
-from fleet.emulator._dataflow import StateDataError, place, select
+from fleet.emulator._asl import State
+from fleet.emulator._dataflow import StateDataError, place, seconds_at, select, wait_target
 from fleet.emulator._history import History
-from fleet.emulator._jsonpath import Path, PathNotFound
+from fleet.emulator._jsonpath import Path
 from fleet.emulator._retry import RUNTIME, TIMEOUT, Failure, pick_catcher, pick_retrier
 from fleet.emulator._runtime import Runtime
 from fleet.emulator._store import StateMachine
@@ -260,7 +260,7 @@ class Execution:
         effective = select(state.input_path, data, self.context)
         value = state.wait_value
         if isinstance(value, Path):
-            value = _read_wait(value, effective, state.wait_field)
+            value = wait_target(value, effective, state.wait_field)
         if isinstance(value, datetime):
             delay = self.runtime.real_seconds(max(0.0, value.timestamp() - time.time()))
             self.timer = self.runtime.loop.call_later(delay, self._waited, state, effective)
@@ -303,8 +303,10 @@ class Execution:
         assert state is not None
         try:
             effective = self._effective(state, data)
-            timeout = _seconds(state.timeout_seconds, state.timeout_path, effective, self)
-            heartbeat = _seconds(state.heartbeat_seconds, state.heartbeat_path, effective, self)
+            timeout = seconds_at(state.timeout_seconds, state.timeout_path, effective, self.context)
+            heartbeat = seconds_at(
+                state.heartbeat_seconds, state.heartbeat_path, effective, self.context
+            )
         except StateDataError as exc:
             self._runtime_error(str(exc))
             return
@@ -428,33 +430,6 @@ def _error_details(error: str | None, cause: str | None) -> dict[str, str]:
     if cause is not None:
         details["cause"] = cause
     return details
-
-
-def _seconds(fixed: int | None, path: Path | None, data: Any, execution: Execution) -> int | None:
-    if path is None:
-        return fixed
-    try:
-        value = path.get(execution.context() if path.context else data)
-    except PathNotFound:
-        raise StateDataError(f"Invalid path '{path.text}' : No results for path") from None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SECONDS:
-        raise StateDataError(f"The value at '{path.text}' must be a positive integer")
-    return value
-
-
-def _read_wait(path: Path, data: Any, field: str) -> float | datetime:
-    try:
-        value = path.get(data)
-    except PathNotFound:
-        raise StateDataError(f"Invalid path '{path.text}' : No results for path") from None
-    if field == "SecondsPath":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise StateDataError(f"The SecondsPath '{path.text}' must be a non-negative number")
-        return float(value)
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise StateDataError(f"The TimestampPath '{path.text}' is not a timestamp") from None
 
 
 _STEPS: dict[str, Any] = {

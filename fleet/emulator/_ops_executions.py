@@ -66,7 +66,6 @@ def start_execution(call: Call) -> Any:
 def describe_execution(call: Call) -> Any:
     run = execution(call, call.params["executionArn"])
     out = _summary(run)
-    del out["redriveCount"]
     out["input"] = run.input_text
     out["inputDetails"] = {"included": True}
     if run.output is not None:
@@ -76,7 +75,6 @@ def describe_execution(call: Call) -> Any:
         out["error"] = run.error
     if run.cause is not None:
         out["cause"] = run.cause
-    out["redriveCount"] = 0
     out["redriveStatus"] = "NOT_REDRIVABLE"
     return out
 
