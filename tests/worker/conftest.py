@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import aioboto3
 import pytest
-from worker_support import REGION
+from support.worker import REGION, client
 
 from fleet.emulator import Emulator, EmulatorOptions
 
@@ -53,10 +52,6 @@ def endpoint_thread() -> Iterator[Any]:
     """A local endpoint on its own thread, for tests whose worker blocks the event loop."""
     with Emulator.in_thread(EmulatorOptions(**FAST)) as emu:
         yield emu
-
-
-def client(endpoint_url: str) -> Any:
-    return aioboto3.Session().client("stepfunctions", endpoint_url=endpoint_url, region_name=REGION)
 
 
 @pytest.fixture

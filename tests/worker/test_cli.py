@@ -11,8 +11,8 @@ from typing import Any
 
 import anyio
 import pytest
-from test_drain import fleet_run
-from worker_support import create_machine, event_types, history, start, unique, wait_done
+from support.process import fleet_run
+from support.worker import create_machine, event_types, history, start, unique, wait_done
 
 from fleet.emulator import Emulator
 

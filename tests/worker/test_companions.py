@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 from aiohttp import web
-from worker_support import create_machine, running_worker, start, unique, wait_done
+from support.worker import create_machine, running_worker, start, unique, wait_done
 
 from fleet import Fleet, Task
 from fleet._api import Api

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
-from conftest import client
-from worker_support import (
+from support.worker import (
     RETRY_TIMEOUT,
+    client,
     create_machine,
     event_types,
     history,

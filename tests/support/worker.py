@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aioboto3
 import aiohttp
 import anyio
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,6 +32,11 @@ RETRY_TIMEOUT = {
     "MaxAttempts": 3,
     "BackoffRate": 1.0,
 }
+
+
+def client(endpoint_url: str) -> Any:
+    """A real aioboto3 Step Functions client (an async context manager) for ``endpoint_url``."""
+    return aioboto3.Session().client("stepfunctions", endpoint_url=endpoint_url, region_name=REGION)
 
 
 def unique(prefix: str) -> str:
