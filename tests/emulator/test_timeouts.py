@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from typing import Any
 
 import pytest
@@ -252,3 +253,49 @@ async def test_execution_timeout(sfn: Any) -> None:
     with pytest.raises(ClientError) as caught:
         await sfn.send_task_heartbeat(taskToken=token)
     assert code_of(caught.value) == "TaskTimedOut"
+
+
+async def _failure_gaps(sfn: Any, retry: dict[str, Any], failures: int) -> list[float]:
+    """Fail the task `failures` times; return the seconds each retry took to reappear."""
+    activity = (await sfn.create_activity(name="retried"))["activityArn"]
+    machine = await create_machine(
+        sfn,
+        {
+            "StartAt": "Work",
+            "States": {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": activity,
+                    "End": True,
+                    "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": failures, **retry}],
+                }
+            },
+        },
+    )
+    await sfn.start_execution(stateMachineArn=machine)
+    loop = asyncio.get_running_loop()
+    token = (await sfn.get_activity_task(activityArn=activity))["taskToken"]
+    gaps = []
+    for _ in range(failures):
+        await sfn.send_task_failure(taskToken=token, error="Again")
+        began = loop.time()
+        token = (await sfn.get_activity_task(activityArn=activity))["taskToken"]
+        gaps.append(loop.time() - began)
+    return gaps
+
+
+async def test_max_delay_caps_the_backoff(sfn: Any) -> None:
+    retry = {"IntervalSeconds": 10, "BackoffRate": 10, "MaxDelaySeconds": 15}
+    first, second = await _failure_gaps(sfn, retry, 2)
+    assert 0.08 <= first < 0.5  # 10 s
+    assert 0.13 <= second < 0.6  # 15 s, not 100 s
+
+
+@pytest.mark.emulator_options(time_scale=100.0, seed=11)
+async def test_full_jitter_draws_from_the_seeded_randomness(sfn: Any) -> None:
+    retry = {"IntervalSeconds": 100, "BackoffRate": 1, "JitterStrategy": "FULL"}
+    gaps = await _failure_gaps(sfn, retry, 3)
+    draws = random.Random(11)
+    expected = [draws.uniform(0, 100) / 100 for _ in range(3)]
+    assert gaps == pytest.approx(expected, abs=0.06)
+    assert max(expected) - min(expected) > 0.1  # the draws differ, so jitter is visible
