@@ -91,7 +91,10 @@ def get_activity_task(call: Call) -> Any:
     worker = params.get("workerName")
     task = queue.take()
     if task is not None:
-        return _answer(task.execution.task_started(task, worker), task)
+        token = task.execution.task_started(task, worker)
+        if responder.closed:
+            runtime.stats.tasks_handed_to_closed_polls += 1
+        return _answer(token, task)
     if len(queue.polls) >= runtime.options.max_pollers_per_activity:
         raise ApiError(
             "ActivityWorkerLimitExceeded",
