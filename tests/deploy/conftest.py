@@ -1,0 +1,102 @@
+"""Fixtures for deploy tests: a moto server on a free port, fake credentials, a VPC, the CLI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from deploy_support import MOTO_RUNNING_TASKS, REGION, Cli, Clients, Network
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server in a subprocess (its own warnings and GIL), shared by the session."""
+    port = _free_port()
+    env = dict(os.environ, MOTO_ECS_SERVICE_RUNNING=str(MOTO_RUNNING_TASKS))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials and no user AWS config, so nothing can reach a real account."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def moto(moto_server: str) -> str:
+    """The moto endpoint, emptied before the test."""
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return moto_server
+
+
+@pytest.fixture
+def aws(moto: str) -> Clients:
+    """boto3 clients for reading resources back."""
+    return Clients(moto)
+
+
+@pytest.fixture
+def network(aws: Clients) -> Network:
+    """A VPC with two subnets and a security group for the example stack."""
+    vpc = aws.ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = tuple(
+        aws.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24")["Subnet"]["SubnetId"]
+        for i in (1, 2)
+    )
+    group = aws.ec2.create_security_group(GroupName="workers", Description="w", VpcId=vpc)
+    return Network(subnets=(subnets[0], subnets[1]), security_group=group["GroupId"])
+
+
+@pytest.fixture
+def cli(moto: str, network: Network, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """The deploy CLI bound to moto and the test network."""
+    return Cli(moto, network, capsys)

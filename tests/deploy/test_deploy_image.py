@@ -1,0 +1,68 @@
+"""image: builder choice, the commands it runs, ECR login from the authorisation token."""
+
+from __future__ import annotations
+
+import pytest
+from deploy_support import ACCOUNT, EXAMPLE, ROOT, Cli, Clients
+
+from deploy import image
+from deploy.errors import DeployError
+
+REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
+
+
+def test_builder_preference() -> None:
+    assert image.find_builder(lambda name: "/usr/bin/" + name) == "docker"
+    assert image.find_builder(lambda name: None if name == "docker" else "/x") == "buildah"
+    assert image.find_builder(lambda name: "/x" if name == "podman" else None) == "podman"
+    with pytest.raises(DeployError, match="install docker, buildah or podman"):
+        image.find_builder(lambda name: None)
+
+
+def test_dry_run_prints_the_commands(cli: Cli, aws: Clients) -> None:
+    result = cli(
+        "image",
+        "--dry-run",
+        "--builder",
+        "buildah",
+        "--tag",
+        "abc123",
+        "--set",
+        'image.base_image="python:3.12-slim"',
+    )
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        "aws ecr get-login-password --region us-east-1 | buildah login --username AWS "
+        f"--password-stdin {REGISTRY}",
+        "buildah build --platform linux/arm64 --build-arg BASE_IMAGE=python:3.12-slim "
+        f"-f {ROOT / 'Dockerfile'} -t {REGISTRY}/hello-world:abc123 {ROOT}",
+        f"buildah push {REGISTRY}/hello-world:abc123",
+    ]
+    # A dry run changes nothing.
+    assert aws.ecr.describe_repositories()["repositories"] == []
+
+
+def test_push_logs_in_with_the_token_and_creates_the_repository(
+    cli: Cli, aws: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[image.Command] = []
+    monkeypatch.setattr(image, "run", ran.append)
+    result = cli("image", "--builder", "docker", "--set", 'architecture="x86_64"')
+    assert result.code == 0, result.err
+    login, build, push = ran
+    # moto's token is base64("AWS:<password>"); the password goes to stdin, never argv.
+    assert login.argv == ["docker", "login", "--username", "AWS", "--password-stdin", REGISTRY]
+    assert login.stdin
+    assert login.stdin not in result.out
+    assert "--platform" in build.argv
+    assert build.argv[build.argv.index("--platform") + 1] == "linux/amd64"
+    assert push.argv == ["docker", "push", f"{REGISTRY}/hello-world:latest"]
+    repo = aws.ecr.describe_repositories(repositoryNames=["hello-world"])["repositories"][0]
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+
+
+def test_image_uri_elsewhere_has_nothing_to_push(cli: Cli) -> None:
+    result = cli("image", "--dry-run", "--builder", "docker", "--set", 'image.uri="ghcr.io/x/y:1"')
+    assert result.code == 1
+    assert "nothing to build and push" in result.err
+    assert str(EXAMPLE)  # the example stack was used

@@ -1,0 +1,116 @@
+"""Batch mode, the CloudWatch Events rule option, and switching between shapes."""
+
+from __future__ import annotations
+
+from deploy_support import ACCOUNT, REGION, Cli, Clients
+
+STACK = "hello-world"
+MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STACK}"
+FAMILY_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{STACK}-worker"
+CLUSTER_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{STACK}"
+BATCH = [
+    "--set",
+    'mode="batch"',
+    "--set",
+    "sizing.tasks_per_run=1200",
+    "--set",
+    "sizing.deadline_seconds=3600",
+    "--set",
+    "sizing.duration_mean_seconds=20",
+    "--set",
+    "sizing.duration_p95_seconds=60",
+    "--set",
+    "sizing.spot_share=0",
+]
+
+
+def test_service_to_batch_with_an_events_rule(cli: Cli, aws: Clients) -> None:
+    assert cli("apply").code == 0
+    rule = ["--set", 'scheduler="events-rule"']
+
+    planned = {
+        (s["kind"], s["name"]): s["action"]
+        for s in cli("plan", "--json", *BATCH, *rule).json()["steps"]
+    }
+    assert planned[("ECS service", STACK)] == "delete"
+    assert planned[("scalable target", f"service/{STACK}/{STACK}")] == "delete"
+    assert planned[("schedule", "hourly")] == "delete"
+    assert planned[("events rule", f"{STACK}-hourly")] == "create"
+
+    result = cli("apply", "--json", *BATCH, *rule)
+    assert result.code == 0, result.err
+    assert (
+        aws.ecs.describe_services(cluster=STACK, services=[STACK])["services"][0]["status"]
+        != "ACTIVE"
+    )
+    assert (
+        aws.application_autoscaling.describe_scalable_targets(ServiceNamespace="ecs")[
+            "ScalableTargets"
+        ]
+        == []
+    )
+    assert aws.cloudwatch.describe_alarms(AlarmNamePrefix=STACK)["MetricAlarms"] == []
+    assert [g["Name"] for g in aws.scheduler.list_schedule_groups()["ScheduleGroups"]] == [
+        "default"
+    ]
+
+    targets = {
+        t["Id"]: t for t in aws.events.list_targets_by_rule(Rule=f"{STACK}-hourly")["Targets"]
+    }
+    assert targets["state-machine"]["Arn"] == MACHINE_ARN
+    workers = targets["workers"]
+    assert workers["Arn"] == CLUSTER_ARN
+    # Sized in test_deploy_sizing: one 0.5 vCPU / 1 GB task per run.
+    assert workers["EcsParameters"]["TaskDefinitionArn"] == FAMILY_ARN
+    assert workers["EcsParameters"]["TaskCount"] == 1
+    assert workers["EcsParameters"]["NetworkConfiguration"]["awsvpcConfiguration"][
+        "Subnets"
+    ] == sorted(cli.network.subnets)
+    rule_tags = aws.events.list_tags_for_resource(
+        ResourceARN=aws.events.describe_rule(Name=f"{STACK}-hourly")["Arn"]
+    )["Tags"]
+    assert {"Key": "sfn-fleet:stack", "Value": STACK} in rule_tags
+
+    role = aws.iam.get_role(RoleName=f"{STACK}-schedule")["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "events.amazonaws.com"
+    }
+    policy = aws.iam.get_role_policy(RoleName=f"{STACK}-schedule", PolicyName="sfn-fleet")
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["RunWorkers"]["Resource"] == [FAMILY_ARN, f"{FAMILY_ARN}:*"]
+    assert statements["RunWorkers"]["Condition"] == {"ArnEquals": {"ecs:cluster": CLUSTER_ARN}}
+
+    td = aws.ecs.describe_task_definition(taskDefinition=f"{STACK}-worker")["taskDefinition"]
+    env = {e["name"]: e["value"] for e in td["containerDefinitions"][0]["environment"]}
+    assert env["FLEET_EXIT_WHEN_IDLE_SECONDS"] == "60"
+    assert env["FLEET_TASK_PROTECTION"] == "off"
+
+    again = cli("apply", "--json", *BATCH, *rule).json()["steps"]
+    assert {s["action"] for s in again} <= {"unchanged", "absent"}
+
+
+def test_batch_with_scheduler_runs_workers_from_a_second_schedule(cli: Cli, aws: Clients) -> None:
+    result = cli("apply", "--json", *BATCH)
+    assert result.code == 0, result.err
+    names = sorted(s["Name"] for s in aws.scheduler.list_schedules(GroupName=STACK)["Schedules"])
+    assert names == ["hourly", "hourly-workers"]
+    workers = aws.scheduler.get_schedule(Name="hourly-workers", GroupName=STACK)["Target"]
+    assert workers["Arn"] == CLUSTER_ARN
+    assert workers["EcsParameters"]["TaskDefinitionArn"] == FAMILY_ARN
+    assert workers["EcsParameters"]["CapacityProviderStrategy"] == [
+        {"capacityProvider": "FARGATE", "weight": 1, "base": 0}
+    ]
+
+    # A schedule removed from the stack file is deleted, with its workers schedule.
+    renamed = [
+        "--set",
+        'schedules.0.name="nightly"',
+        "--set",
+        'schedules.0.expression="cron(0 2 * * ? *)"',
+    ]
+    assert cli("apply", *BATCH, *renamed).code == 0
+    names = sorted(s["Name"] for s in aws.scheduler.list_schedules(GroupName=STACK)["Schedules"])
+    assert names == ["nightly", "nightly-workers"]
+    assert aws.scheduler.get_schedule(Name="nightly", GroupName=STACK)["ScheduleExpression"] == (
+        "cron(0 2 * * ? *)"
+    )
