@@ -25,6 +25,8 @@ from fleet.emulator._store import StateMachine
 # Transitions run back to back within one call at most this many times, then yield to the loop,
 # so that a definition that loops through Pass/Choice states cannot starve the endpoint.
 _BURST = 1000
+# AWS fails an execution whose history reaches 25,000 events (sfn-facts §4).
+MAX_EVENTS = 25_000
 _SLACK = 1e-3
 _DETAILS = {"truncated": False}
 
@@ -188,6 +190,11 @@ class Execution:
     def _run(self, name: str | None, data: Any, text: str | None) -> None:
         for _ in range(_BURST):
             if name is None or self.status != "RUNNING":
+                return
+            if len(self.history) >= MAX_EVENTS - 3:
+                self._fail(
+                    RUNTIME, f"The execution reached the limit of {MAX_EVENTS} history events."
+                )
                 return
             state = self.definition.states[name]
             self._enter(state, data, text)

@@ -323,3 +323,28 @@ async def test_update_and_delete_spare_running_executions(sfn: Any) -> None:
         await sfn.describe_state_machine(stateMachineArn=machine)
     assert code_of(caught.value) == "StateMachineDoesNotExist"
     assert (await sfn.describe_execution(executionArn=arn))["status"] == "SUCCEEDED"
+
+
+async def test_endless_loop_stops_at_the_history_limit(sfn: Any) -> None:
+    machine = await create_machine(
+        sfn,
+        {
+            "StartAt": "Spin",
+            "States": {
+                "Spin": {"Type": "Pass", "Next": "Again"},
+                "Again": {
+                    "Type": "Choice",
+                    "Default": "Spin",
+                    "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "Done"}],
+                },
+                "Done": {"Type": "Succeed"},
+            },
+        },
+    )
+    arn = (await sfn.start_execution(stateMachineArn=machine))["executionArn"]
+    # Other calls are still served while it spins.
+    assert (await sfn.list_activities())["activities"] == []
+    described = await wait_closed(sfn, arn, seconds=30)
+    assert (described["status"], described["error"]) == ("FAILED", "States.Runtime")
+    page = await sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)
+    assert 24_990 < page["events"][0]["id"] <= 25_000
