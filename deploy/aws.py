@@ -10,11 +10,16 @@ from typing import Any, TypeVar
 
 import aioboto3
 from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader
 
 from deploy.errors import DeployError
 
 T = TypeVar("T")
+
+# One loader for every session in the process: service models are parsed once, not per command.
+_LOADER = Loader()
 
 # Waits between retries of a call that failed because a role created moments ago has not
 # reached every service yet (IAM is eventually consistent); about a minute in total.
@@ -29,7 +34,9 @@ class Aws:
     ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url
-        self._session = aioboto3.Session(region_name=region, profile_name=profile)
+        core = AioSession(profile=profile)
+        core.register_component("data_loader", _LOADER)
+        self._session = aioboto3.Session(region_name=region, botocore_session=core)
         self._exit = AsyncExitStack()
         self._clients: dict[str, Any] = {}
         self._account: str | None = None

@@ -132,8 +132,8 @@ class ScalingPolicy(Resource):
                         "MetricName": "SlotUtilization",
                         "Namespace": METRICS_NAMESPACE,
                         "Dimensions": [{"Name": "ServiceName", "Value": self.names.service}],
+                        # No Unit: a unit filter would drop datapoints published without one.
                         "Statistic": "Average",
-                        "Unit": "Percent",
                     },
                     "ScaleOutCooldown": SCALE_OUT_COOLDOWN,
                     "ScaleInCooldown": SCALE_IN_COOLDOWN,

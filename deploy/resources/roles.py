@@ -76,11 +76,16 @@ class Role(Resource):
         stack = self.ctx.stack
         if self.ctx.destroying or (self.purpose == "schedule" and not stack.schedules):
             return None
-        return {
-            "trustPolicy": iam.canonical(self._trust()),
-            "policy": iam.canonical(self._policy()),
-            "tags": self.tags,
+        return {"trustPolicy": self._trust(), "policy": self._policy(), "tags": self.tags}
+
+    def changes(self, current: State, desired: State) -> list[Change]:
+        # Documents are sent as written and compared in canonical form (AWS may reorder).
+        canonical = {
+            **desired,
+            "trustPolicy": iam.canonical(desired["trustPolicy"]),
+            "policy": iam.canonical(desired["policy"]),
         }
+        return super().changes(current, canonical)
 
     async def create(self, desired: State) -> None:
         client = await self.aws.client("iam")

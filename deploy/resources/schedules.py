@@ -278,14 +278,20 @@ class Rule(Resource):
             out.append(Change(f"targets.{target_id}", current["targets"][target_id], None))
         return out
 
-    async def _put(self, desired: State) -> None:
+    async def _put_rule(self, desired: State, tags: bool) -> None:
         events = await self.aws.client("events")
+        extra: dict[str, Any] = {"Tags": tag_list(desired["tags"], "Key", "Value")} if tags else {}
+        # PutRule changes an existing rule's schedule and state; its tags only on creation.
         await events.put_rule(
             Name=self.name,
             ScheduleExpression=desired["expression"],
             State=desired["state"],
             Description=f"sfn-fleet {self.ctx.stack.name}: schedule {self.schedule}",
+            **extra,
         )
+
+    async def _put_targets(self, desired: State) -> None:
+        events = await self.aws.client("events")
         targets = []
         for target_id, body in desired["targets"].items():
             target: dict[str, Any] = {
@@ -302,20 +308,16 @@ class Rule(Resource):
         await events.put_targets(Rule=self.name, Targets=targets)
 
     async def create(self, desired: State) -> None:
-        events = await self.aws.client("events")
-        await events.put_rule(
-            Name=self.name,
-            ScheduleExpression=desired["expression"],
-            State=desired["state"],
-            Tags=tag_list(desired["tags"], "Key", "Value"),
-        )
-        await self._put(desired)
+        await self._put_rule(desired, tags=True)
+        await self._put_targets(desired)
 
     async def update(self, current: State, desired: State, changes: list[Change]) -> None:
         events = await self.aws.client("events")
         fields = top_fields(changes)
-        if fields - {"tags"}:
-            await self._put(desired)
+        if fields & {"expression", "state"}:
+            await self._put_rule(desired, tags=False)
+        if "targets" in fields:
+            await self._put_targets(desired)
             extra = sorted(set(current["targets"]) - set(desired["targets"]))
             if extra:
                 await events.remove_targets(Rule=self.name, Ids=extra)

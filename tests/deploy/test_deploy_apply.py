@@ -121,7 +121,6 @@ def test_apply_creates_every_resource(cli: Cli, aws: Clients) -> None:
         "Namespace": "SfnFleet",
         "Dimensions": [{"Name": "ServiceName", "Value": STACK}],
         "Statistic": "Average",
-        "Unit": "Percent",
     }
     step = policies[f"{STACK}-waiting-work"]
     assert step["PolicyType"] == "StepScaling"

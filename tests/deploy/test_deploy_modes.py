@@ -88,6 +88,18 @@ def test_service_to_batch_with_an_events_rule(cli: Cli, aws: Clients) -> None:
     again = cli("apply", "--json", *BATCH, *rule).json()["steps"]
     assert {s["action"] for s in again} <= {"unchanged", "absent"}
 
+    # Back to service mode: the rule keeps starting executions but no longer runs workers.
+    back = cli("apply", "--json", *rule)
+    assert back.code == 0, back.err
+    rule_step = next(s for s in back.json()["steps"] if s["kind"] == "events rule")
+    assert rule_step["action"] == "update"
+    assert [c["field"] for c in rule_step["changes"]] == ["targets.workers"]
+    targets = aws.events.list_targets_by_rule(Rule=f"{STACK}-hourly")["Targets"]
+    assert [t["Id"] for t in targets] == ["state-machine"]
+    assert aws.ecs.describe_services(cluster=STACK, services=[STACK])["services"][0]["status"] == (
+        "ACTIVE"
+    )
+
 
 def test_batch_with_scheduler_runs_workers_from_a_second_schedule(cli: Cli, aws: Clients) -> None:
     result = cli("apply", "--json", *BATCH)
