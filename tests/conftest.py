@@ -6,7 +6,8 @@ apply to the ``emulator`` and ``emulator_thread`` fixtures.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import aioboto3
@@ -67,13 +68,26 @@ def sfn_config(**overrides: Any) -> AioConfig:
 
 
 @pytest.fixture
-async def sfn(emulator: Emulator) -> AsyncIterator[Any]:
+def make_sfn(emulator: Emulator) -> Callable[..., AbstractAsyncContextManager[Any]]:
+    """Build more aioboto3 clients against ``emulator``, with config overrides.
+
+    ``async with make_sfn(retries={"mode": "standard", "max_attempts": 5}) as client:``
+    """
+
+    def build(region: str = TEST_REGION, **config: Any) -> AbstractAsyncContextManager[Any]:
+        session = aioboto3.Session()
+        return session.client(
+            "stepfunctions",
+            endpoint_url=emulator.endpoint_url,
+            region_name=region,
+            config=sfn_config(**config),
+        )
+
+    return build
+
+
+@pytest.fixture
+async def sfn(make_sfn: Callable[..., AbstractAsyncContextManager[Any]]) -> AsyncIterator[Any]:
     """A real aioboto3 `stepfunctions` client against the ``emulator`` endpoint."""
-    session = aioboto3.Session()
-    async with session.client(
-        "stepfunctions",
-        endpoint_url=emulator.endpoint_url,
-        region_name=TEST_REGION,
-        config=sfn_config(),
-    ) as client:
+    async with make_sfn() as client:
         yield client

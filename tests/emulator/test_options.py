@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aioboto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import TEST_REGION, sfn_config
 from emulator_support import code_of, raw_call, until
 
 from fleet.emulator import Emulator, EmulatorOptions
@@ -66,14 +64,10 @@ async def test_dropped_connections(sfn: Any, emulator: Emulator) -> None:
     assert emulator.stats.faults_injected["drop"] == 1
 
 
-async def test_clients_retry_through_a_fault_rate(emulator: Emulator) -> None:
+async def test_clients_retry_through_a_fault_rate(emulator: Emulator, make_sfn: Any) -> None:
     # With this seed the six calls meet exactly one 500 and one dropped connection.
     emulator.options.update({"fault_rate": 0.25, "fault_kinds": ["500", "drop"], "seed": 30})
-    session = aioboto3.Session()
-    config = sfn_config(retries={"mode": "standard", "max_attempts": 10})
-    async with session.client(
-        "stepfunctions", endpoint_url=emulator.endpoint_url, region_name=TEST_REGION, config=config
-    ) as client:
+    async with make_sfn(retries={"mode": "standard", "max_attempts": 10}) as client:
         for index in range(6):
             await client.create_activity(name=f"r{index}")
         assert emulator.stats.faults_injected == {"500": 1, "drop": 1}
