@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ from typing import Any
 _DATA = ("input", "output", "inputDetails", "outputDetails")
 
 
+@functools.cache
 def details_key(event_type: str) -> str:
     """The `*EventDetails` member that holds an event type's details."""
     if event_type.endswith("StateEntered"):
@@ -16,9 +18,6 @@ def details_key(event_type: str) -> str:
     if event_type.endswith("StateExited"):
         return "stateExitedEventDetails"
     return event_type[0].lower() + event_type[1:] + "EventDetails"
-
-
-_KEYS: dict[str, str] = {}
 
 
 class History:
@@ -52,10 +51,7 @@ class History:
             "previousEventId": previous,
         }
         if details is not None:
-            key = _KEYS.get(event_type)
-            if key is None:
-                key = _KEYS[event_type] = details_key(event_type)
             if not include_data:
                 details = {k: v for k, v in details.items() if k not in _DATA}
-            out[key] = details
+            out[details_key(event_type)] = details
         return out

@@ -31,7 +31,8 @@ _ID_PREFIX = "-".join(secrets.token_hex(n) for n in (4, 2, 2, 2)).encode()
 Admin = Callable[["HttpConnection", bytes, str, bytes], None]
 """Handler of `/_emulator/...` requests: (connection, method, path, body)."""
 
-_Request = tuple[bytes, str, "str | None", "str | None", bytes, bool]
+_Request = tuple[bytes, str, str | None, str | None, bytes, bool]
+"""A parsed request: method, path, X-Amz-Target, Authorization, body, keep-alive."""
 
 
 class HttpConnection(asyncio.Protocol):
