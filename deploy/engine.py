@@ -85,8 +85,8 @@ async def _network_problems(ctx: Context) -> list[str]:
     return problems
 
 
-async def _plan_one(res: Resource) -> tuple[Step, State | None, State | None]:
-    current = await res.read()
+def _decide(res: Resource, current: State | None) -> tuple[Step, State | None]:
+    """The step for ``res`` given its current state; publishes its outputs for later ones."""
     desired = res.desired()
     step = Step(res.kind, res.name, "unchanged")
     if current is not None and not res.owned(current):
@@ -99,7 +99,7 @@ async def _plan_one(res: Resource) -> tuple[Step, State | None, State | None]:
                 f"exists but is not tagged {STACK_TAG}={res.ctx.stack.name}: deploy will not "
                 "modify what it did not create (delete it, tag it to adopt it, or rename the stack)"
             )
-        return step, current, desired
+        return step, desired
     if desired is None:
         step.action = "delete" if current is not None else "absent"
     elif current is None:
@@ -110,6 +110,12 @@ async def _plan_one(res: Resource) -> tuple[Step, State | None, State | None]:
         step.action = "update" if step.changes else "unchanged"
     replaced = step.action == "create" or (step.action == "update" and res.replaces(step.changes))
     res.record(None if replaced else current)
+    return step, desired
+
+
+async def _plan_one(res: Resource) -> tuple[Step, State | None, State | None]:
+    current = await res.read()
+    step, desired = _decide(res, current)
     return step, current, desired
 
 
@@ -164,8 +170,10 @@ async def apply(ctx: Context, report: Report = lambda step: None) -> list[Step]:
         raise ConflictError(f"stack '{ctx.stack.name}' cannot be applied:\n{body}")
     ctx.outputs.clear()
     done: list[Step] = []
-    for res in items:
-        step, current, desired = await _plan_one(res)
+    for res, (_, current, _) in zip(items, first, strict=True):
+        # What exists was read above and creating earlier resources does not change it; the
+        # desired state is decided again because it may use an earlier resource's new ARN.
+        step, desired = _decide(res, current)
         if step.action == "delete":
             continue
         await _act(res, step, current, desired)
@@ -174,6 +182,8 @@ async def apply(ctx: Context, report: Report = lambda step: None) -> list[Step]:
     for res, (planned, _, _) in reversed(list(zip(items, first, strict=True))):
         if planned.action != "delete":
             continue
+        # Read again: deleting one resource can take another with it (a schedule group its
+        # schedules).
         step, current, desired = await _plan_one(res)
         await _act(res, step, current, desired)
         done.append(step)

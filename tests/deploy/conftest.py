@@ -10,8 +10,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiobotocore.client import AioBaseClient
 from deploy_support import MOTO_RUNNING_TASKS, REGION, Cli, Clients, Network
 
 
@@ -100,3 +102,17 @@ def network(aws: Clients) -> Network:
 def cli(moto: str, network: Network, capsys: pytest.CaptureFixture[str]) -> Cli:
     """The deploy CLI bound to moto and the test network."""
     return Cli(moto, network, capsys)
+
+
+@pytest.fixture
+def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every AWS operation deploy calls from here on, as ``service:Operation``."""
+    calls: list[str] = []
+    original = AioBaseClient._make_api_call
+
+    async def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        calls.append(f"{self.meta.service_model.service_name}:{operation_name}")
+        return await original(self, operation_name, api_params)
+
+    monkeypatch.setattr(AioBaseClient, "_make_api_call", recording)
+    return calls

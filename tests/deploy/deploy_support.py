@@ -91,3 +91,11 @@ class Cli:
         code = main(argv)
         captured = self.capsys.readouterr()
         return Result(code, captured.out, captured.err)
+
+
+READ_ONLY_PREFIXES = ("Describe", "List", "Get")
+
+
+def mutating(calls: list[str]) -> list[str]:
+    """The calls (``service:Operation``) that are not reads."""
+    return [c for c in calls if not c.split(":")[1].startswith(READ_ONLY_PREFIXES)]

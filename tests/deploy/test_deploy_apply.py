@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deploy_support import ACCOUNT, MOTO_RUNNING_TASKS, REGION, Cli, Clients
+from deploy_support import ACCOUNT, MOTO_RUNNING_TASKS, REGION, Cli, Clients, mutating
 
 STACK = "hello-world"
 ACTIVITY_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:activity:HelloWorldActivity"
@@ -159,9 +159,13 @@ def test_apply_creates_every_resource(cli: Cli, aws: Clients) -> None:
     assert '"SfnFleet", "SlotUtilization", "ServiceName", "hello-world"' in body
 
 
-def test_second_apply_changes_nothing(cli: Cli, aws: Clients) -> None:
+def test_second_apply_changes_nothing(cli: Cli, aws: Clients, api_calls: list[str]) -> None:
     assert cli("apply").code == 0
+    assert "ecs:CreateService" in api_calls
+    api_calls.clear()
     again = cli("apply", "--json")
+    assert api_calls
+    assert mutating(api_calls) == []
     assert again.code == 0, again.err
     steps = again.json()["steps"]
     assert {s["action"] for s in steps} == {"unchanged", "absent"}, [

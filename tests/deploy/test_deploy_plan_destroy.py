@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import json
 
-from deploy_support import ACCOUNT, EXAMPLE, REGION, Cli, Clients
+from deploy_support import ACCOUNT, EXAMPLE, REGION, Cli, Clients, mutating
 
 STACK = "hello-world"
 MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STACK}"
 
 
-def test_plan_on_an_empty_account_creates_everything(cli: Cli, aws: Clients) -> None:
+def test_plan_on_an_empty_account_creates_everything(
+    cli: Cli, aws: Clients, api_calls: list[str]
+) -> None:
     result = cli("plan", "--detailed-exitcode")
     assert result.code == 2
+    assert mutating(api_calls) == []
     assert "18 to create, 0 to update, 0 to delete, 0 unchanged" in result.out
     # Nothing was created by planning.
     assert aws.ecr.describe_repositories()["repositories"] == []
     assert aws.stepfunctions.list_activities()["activities"] == []
 
 
-def test_plan_shows_the_fields_that_differ_and_changes_nothing(cli: Cli, aws: Clients) -> None:
+def test_plan_shows_the_fields_that_differ_and_changes_nothing(
+    cli: Cli, aws: Clients, api_calls: list[str]
+) -> None:
     assert cli("apply").code == 0
+    api_calls.clear()
     before = aws.stepfunctions.describe_state_machine(stateMachineArn=MACHINE_ARN)["definition"]
 
     heartbeat = ["--set", "activities.0.heartbeat_seconds=30", "--set", "log_retention_days=7"]
@@ -48,7 +54,9 @@ def test_plan_shows_the_fields_that_differ_and_changes_nothing(cli: Cli, aws: Cl
     assert "definition.States.HelloWorldActivity.HeartbeatSeconds: 60 → 30" in human.out
     assert "0 to create, 4 to update, 0 to delete" in human.out
 
-    # The plan made no change.
+    # The plans made no change.
+    assert api_calls
+    assert mutating(api_calls) == []
     assert (
         aws.stepfunctions.describe_state_machine(stateMachineArn=MACHINE_ARN)["definition"]
         == before
