@@ -83,13 +83,15 @@ def _cmd_size(stack: Stack, args: argparse.Namespace, out: Console) -> int:
 async def _cmd_plan(stack: Stack, args: argparse.Namespace, out: Console) -> int:
     async with Aws(stack.region, args.endpoint_url, args.profile) as aws:
         ctx = await engine.open_context(stack, aws, destroying=args.destroy)
-        if not args.destroy:
-            await engine.preflight(ctx)
+        warnings = [] if args.destroy else await engine.preflight(ctx)
         steps = await engine.plan(ctx)
     changed = any(s.action in ("create", "update", "delete") for s in steps)
     if args.json:
-        _print_json({"stack": stack.name, "steps": [s.to_json() for s in steps]})
+        _print_json(
+            {"stack": stack.name, "steps": [s.to_json() for s in steps], "warnings": warnings}
+        )
     else:
+        _warn(warnings, out)
         what = "destroy" if args.destroy else "apply"
         out.print(render.plan_table(steps, f"{what} plan for stack '{stack.name}'"))
         out.print(render.summary(steps))
@@ -99,6 +101,11 @@ async def _cmd_plan(stack: Stack, args: argparse.Namespace, out: Console) -> int
     if any(s.action == "conflict" for s in steps):
         return 1
     return 2 if args.detailed_exitcode and changed else 0
+
+
+def _warn(warnings: list[str], console: Console) -> None:
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _reporter(args: argparse.Namespace, out: Console) -> Any:
@@ -112,13 +119,9 @@ def _reporter(args: argparse.Namespace, out: Console) -> Any:
 async def _cmd_apply(stack: Stack, args: argparse.Namespace, out: Console, err: Console) -> int:
     async with Aws(stack.region, args.endpoint_url, args.profile) as aws:
         ctx = await engine.open_context(stack, aws, poll_seconds=args.poll_interval)
-        await engine.preflight(ctx)
+        warnings = await engine.preflight(ctx)
         if not args.json:
-            for finding in ctx.sizing.findings:
-                if finding.severity == "warning":
-                    err.print(
-                        f"[yellow]sizing warning[/] ({finding.limit}): {escape(finding.message)}"
-                    )
+            _warn(warnings, err)
         steps = await engine.apply(ctx, _reporter(args, out))
         status: ServiceStatus | None = None
         if stack.mode == "service" and not args.no_wait:

@@ -39,13 +39,38 @@ async def open_context(
     )
 
 
-async def preflight(ctx: Context) -> None:
-    """Check what the stack refers to before any mutating call; raises PreflightError."""
+async def preflight(ctx: Context) -> list[str]:
+    """Check what the stack refers to before any mutating call; returns warnings.
+
+    Raises PreflightError for problems that would make apply fail.
+    """
     problems = [f"sizing: {f.message}" for f in ctx.sizing.errors]
     problems += await _network_problems(ctx)
     if problems:
         body = "\n".join(f"  {p}" for p in problems)
         raise PreflightError(f"stack '{ctx.stack.name}' cannot be applied:\n{body}")
+    warnings = [
+        f"sizing ({f.limit}): {f.message}" for f in ctx.sizing.findings if f.severity == "warning"
+    ]
+    return warnings + await _image_warnings(ctx)
+
+
+async def _image_warnings(ctx: Context) -> list[str]:
+    """A warning when the worker image is not in the stack's repository (tasks could not start)."""
+    if ctx.stack.image.uri:
+        return []
+    ecr = await ctx.aws.client("ecr")
+    tag = ctx.stack.image.tag
+    try:
+        await ecr.describe_images(repositoryName=ctx.names.repository, imageIds=[{"imageTag": tag}])
+    except ClientError as exc:
+        if error_code(exc) not in ("RepositoryNotFoundException", "ImageNotFoundException"):
+            raise
+        return [
+            f"image {ctx.names.image} is not in the ECR repository yet, so worker tasks cannot "
+            "start: run `python -m deploy image` first"
+        ]
+    return []
 
 
 async def _network_problems(ctx: Context) -> list[str]:

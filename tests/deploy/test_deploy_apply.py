@@ -23,6 +23,10 @@ def test_apply_creates_every_resource(cli: Cli, aws: Clients) -> None:
     assert result.code == 0, result.err
     assert "apply complete: 18 created, 0 updated, 0 deleted, 0 unchanged" in result.out
     assert "service stable" in result.out
+    # Nothing was pushed to the new repository: apply says what the tasks will lack.
+    assert "image 123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world:latest is not in" in (
+        result.err
+    )
 
     repo = aws.ecr.describe_repositories(repositoryNames=[STACK])["repositories"][0]
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True

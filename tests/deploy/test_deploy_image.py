@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from deploy_support import ACCOUNT, EXAMPLE, ROOT, Cli, Clients
 
@@ -59,6 +61,18 @@ def test_push_logs_in_with_the_token_and_creates_the_repository(
     assert push.argv == ["docker", "push", f"{REGISTRY}/hello-world:latest"]
     repo = aws.ecr.describe_repositories(repositoryNames=["hello-world"])["repositories"][0]
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+
+    plan = cli("plan", "--json")
+    assert [w for w in plan.json()["warnings"] if "not in the ECR repository" in w]
+    # Once the image is there (as the push would leave it), the warning goes away.
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    }
+    aws.ecr.put_image(
+        repositoryName="hello-world", imageManifest=json.dumps(manifest), imageTag="latest"
+    )
+    assert cli("plan", "--json").json()["warnings"] == []
 
 
 def test_image_uri_elsewhere_has_nothing_to_push(cli: Cli) -> None:
