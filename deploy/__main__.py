@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 
@@ -61,7 +62,6 @@ def _parser() -> argparse.ArgumentParser:
     destroy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     destroy.add_argument("--poll-interval", type=float, default=10.0, metavar="SECONDS")
     img = command("image", "Build the worker image and push it to the stack's ECR repository.")
-    img.add_argument("--tag", help="image tag (default: the stack's image.tag)")
     img.add_argument("--builder", choices=image.BUILDERS, help="default: the first one on PATH")
     img.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     return parser
@@ -97,7 +97,8 @@ async def _cmd_plan(stack: Stack, args: argparse.Namespace, out: Console) -> int
         out.print(render.summary(steps))
         for step in steps:
             if step.action == "conflict":
-                out.print(f"[bold red]conflict[/] {step.kind} '{step.name}': {step.note}")
+                text = escape(f"{step.kind} '{step.name}': {step.note}")
+                out.print(f"[bold red]conflict[/] {text}")
     if any(s.action == "conflict" for s in steps):
         return 1
     return 2 if args.detailed_exitcode and changed else 0
@@ -192,7 +193,7 @@ def _cmd_destroy(stack: Stack, args: argparse.Namespace, out: Console) -> int:
 
 async def _cmd_image(stack: Stack, args: argparse.Namespace, out: Console) -> int:
     builder = args.builder or image.find_builder()
-    tag = args.tag or stack.image.tag
+    tag = stack.image.tag
     async with Aws(stack.region, args.endpoint_url, args.profile) as aws:
         ctx = await engine.open_context(stack, aws)
         if args.dry_run:
@@ -236,6 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_cmd_image(stack, args, out))
     except DeployError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 1
+    except (ClientError, BotoCoreError) as exc:
+        # A call outside any one resource's step (a listing, the service waiter).
+        err.print(f"[bold red]error:[/] AWS call failed: {escape(str(exc))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         err.print("interrupted; run the command again to continue")

@@ -139,7 +139,14 @@ def _decide(res: Resource, current: State | None) -> tuple[Step, State | None]:
 
 
 async def _plan_one(res: Resource) -> tuple[Step, State | None, State | None]:
-    current = await res.read()
+    try:
+        current = await res.read()
+    except ClientError as exc:
+        raise ResourceError(
+            res.kind, res.name, "read", error_code(exc), error_message(exc)
+        ) from None
+    except BotoCoreError as exc:
+        raise ResourceError(res.kind, res.name, "read", type(exc).__name__, str(exc)) from None
     step, desired = _decide(res, current)
     return step, current, desired
 

@@ -13,6 +13,7 @@ from deploy_support import EXAMPLE, Cli, Clients
 
 from deploy.aws import Aws
 from deploy.errors import RolloutFailed
+from deploy.resources.logs import LogGroup
 from deploy.resources.states import StateMachine
 from deploy.waiter import wait_stable
 
@@ -82,6 +83,24 @@ def test_aws_error_names_the_resource_and_a_second_apply_continues(
     assert created[:2] == ["state machine", "ECS service"]
     assert "task definition" not in created
     assert len(aws.ecs.list_task_definitions()["taskDefinitionArns"]) == 1  # no duplicate revision
+
+
+def test_access_denied_on_a_read_names_the_resource(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def denied(self: LogGroup) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no logs:DescribeLogGroups"}},
+            "DescribeLogGroups",
+        )
+
+    monkeypatch.setattr(LogGroup, "read", denied)
+    result = cli("plan")
+    assert result.code == 1
+    assert (
+        "read log group '/sfn-fleet/hello-world' failed: AccessDeniedException: no "
+        "logs:DescribeLogGroups" in result.err.replace("\n", " ")
+    )
 
 
 def test_given_definition_failing_the_lint_stops_before_any_change(

@@ -27,8 +27,8 @@ def test_dry_run_prints_the_commands(cli: Cli, aws: Clients) -> None:
         "--dry-run",
         "--builder",
         "buildah",
-        "--tag",
-        "abc123",
+        "--set",
+        'image.tag="abc123"',
         "--set",
         'image.base_image="python:3.12-slim"',
     )
