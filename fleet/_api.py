@@ -121,11 +121,13 @@ class Api:
         started = time.perf_counter()
         outcome: Outcome = "ok"
         try:
-            with anyio.fail_after(limit):
-                response: Mapping[str, Any]
-                if self._task_calls is not None and operation in OPERATIONS:
-                    response = await self._task_calls.call(operation, params, limit)
-                else:
+            response: Mapping[str, Any]
+            if self._task_calls is not None and operation in OPERATIONS:
+                # aiohttp's total timeout bounds the attempt; a second deadline would only
+                # cost a cancel scope per call on the hottest path.
+                response = await self._task_calls.call(operation, params, limit)
+            else:
+                with anyio.fail_after(limit):
                     response = await getattr(self._client, _METHODS[operation])(**params)
             return response
         except NoCredentialsError as exc:
@@ -141,10 +143,9 @@ class Api:
                 raise ApiError(operation, outcome, code, message) from exc
             raise
         finally:
-            self._metrics.api_requests.labels(operation=operation, outcome=outcome).inc()
-            self._metrics.api_duration.labels(operation=operation).observe(
-                time.perf_counter() - started
-            )
+            metrics = self._metrics
+            metrics.child(metrics.api_requests, operation, outcome).inc()
+            metrics.child(metrics.api_duration, operation).observe(time.perf_counter() - started)
 
     async def call_with_retries(self, operation: str, *, deadline: float, **params: Any) -> Any:
         """Call ``operation``, retrying retryable failures with backoff until ``deadline``.

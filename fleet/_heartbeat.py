@@ -1,19 +1,24 @@
-"""Heartbeats for one running task, never racing its result.
+"""Heartbeats for every running task, from one scheduler, never racing a task's result.
 
-They go out automatically at ~0.8x HeartbeatSeconds, coalesced with the handler's own
-``task.heartbeat()`` calls.
+Each task's heartbeats go out automatically at ~0.8x its HeartbeatSeconds (with jitter),
+coalesced with the handler's own ``task.heartbeat()`` calls. One scheduler loop serves all
+tasks, so a task costs a heap entry rather than a timer task of its own; thousands of long
+tasks in flight cost almost nothing between beats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import random
 from collections.abc import Callable
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from fleet._api import Api, ApiError
 from fleet._metrics import Metrics
@@ -27,103 +32,132 @@ def interval_for(heartbeat_seconds: float) -> float:
     return heartbeat_seconds * FRACTION
 
 
-class Heartbeater:
-    """Sends a task's heartbeats until stopped; tells the owner when the task is gone.
-
-    ``request()`` may be called from any thread. ``stop()`` waits for a heartbeat in flight to
-    finish, so the result never races a heartbeat.
-    """
+class Beat:
+    """One task's heartbeat state. ``request()`` may be called from any thread."""
 
     def __init__(
         self,
+        scheduler: HeartbeatScheduler,
         *,
-        api: Api,
-        metrics: Metrics,
         activity: str,
         token: str,
         heartbeat_seconds: float,
         on_gone: Callable[[str], None],
         log: logging.LoggerAdapter[Any],
     ) -> None:
-        self._api = api
-        self._metrics = metrics
-        self._activity = activity
-        self._token = token
-        self._interval = interval_for(heartbeat_seconds)
+        self._scheduler = scheduler
+        self.activity = activity
+        self.token = token
+        self.interval = interval_for(heartbeat_seconds)
         # A handler calling heartbeat() in a tight loop sends at most one per this many seconds.
-        self._min_gap = min(self._interval, max(1.0, self._interval / 10))
-        self._on_gone = on_gone
-        self._log = log
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._requested = False
-        self._stopped = False
-        self._sending = anyio.Lock()
-        self._last_sent = anyio.current_time()
+        self.min_gap = min(self.interval, max(1.0, self.interval / 10))
+        self.on_gone = on_gone
+        self.log = log
+        self.last_sent = anyio.current_time()
+        self.due = self.last_sent + self.jittered()
+        self.stopped = False
+        self.sending: asyncio.Future[None] | None = None
+
+    def jittered(self) -> float:
+        """The next automatic interval, jittered so that many tasks do not beat in step."""
+        return self.interval * random.uniform(0.9, 1.0)
 
     def request(self) -> None:
         """Ask for a heartbeat soon (coalesced with other requests and the automatic ones)."""
-        self._requested = True
-        # A closed loop means nothing is waiting for heartbeats any more.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def run(self) -> None:
-        """Heartbeat until ``stop()`` or until the service says the task is gone."""
-        due = self._last_sent + self._jittered()
-        while not self._stopped:
-            now = anyio.current_time()
-            if self._requested:
-                due = min(due, self._last_sent + self._min_gap)
-            if now < due:
-                self._wake.clear()
-                with anyio.move_on_after(due - now):
-                    await self._wake.wait()
-                continue
-            async with self._sending:
-                if self._stopped:
-                    return
-                self._requested = False
-                next_due = await self._beat()
-                if next_due is None:
-                    return
-                due = next_due
-
-    async def _beat(self) -> float | None:
-        """Send one heartbeat; return when the next is due, or None when the task is gone."""
-        try:
-            await self._api.call(
-                "SendTaskHeartbeat",
-                timeout=max(1.0, min(10.0, self._interval)),
-                taskToken=self._token,
-            )
-        except ApiError as exc:
-            if exc.task_gone:
-                self._count("task_gone")
-                self._log.info(
-                    "heartbeat says the task is gone; cancelling it", extra={"code": exc.code}
-                )
-                self._on_gone(exc.code)
-                return None
-            self._count("throttled" if exc.outcome == "throttled" else "error")
-            self._log.warning(
-                "heartbeat failed; retrying soon", extra={"code": exc.code, "outcome": exc.outcome}
-            )
-            # Retry well before the service's heartbeat clock runs out.
-            return anyio.current_time() + random.uniform(0.5, 1.0) * min(5.0, self._interval / 4)
-        self._count("ok")
-        self._last_sent = anyio.current_time()
-        return self._last_sent + self._jittered()
+        self._scheduler.expedite_threadsafe(self)
 
     async def stop(self) -> None:
         """Stop heartbeating, after any heartbeat in flight has finished."""
-        self._stopped = True
-        self._wake.set()
-        async with self._sending:
-            pass
+        self.stopped = True
+        if self.sending is not None:
+            await asyncio.shield(self.sending)
 
-    def _jittered(self) -> float:
-        return self._interval * random.uniform(0.9, 1.0)
 
-    def _count(self, result: str) -> None:
-        self._metrics.heartbeats.labels(activity=self._activity, result=result).inc()
+class HeartbeatScheduler:
+    """Sends every registered task's heartbeats when due, until cancelled."""
+
+    def __init__(self, api: Api, metrics: Metrics) -> None:
+        self._api = api
+        self._metrics = metrics
+        self._heap: list[tuple[float, int, Beat]] = []
+        self._order = itertools.count()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    def add(self, **kwargs: Any) -> Beat:
+        """Start heartbeating a task; see ``Beat`` for the arguments."""
+        beat = Beat(self, **kwargs)
+        self._push(beat)
+        return beat
+
+    def _push(self, beat: Beat) -> None:
+        heapq.heappush(self._heap, (beat.due, next(self._order), beat))
+        if self._wake is not None and self._heap[0][2] is beat:
+            self._wake.set()
+
+    def expedite_threadsafe(self, beat: Beat) -> None:
+        """Bring a task's next heartbeat forward, from any thread."""
+        if self._loop is None:
+            return
+        # A closed loop means nothing is waiting for heartbeats any more.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._expedite, beat)
+
+    def _expedite(self, beat: Beat) -> None:
+        soonest = beat.last_sent + beat.min_gap
+        if not beat.stopped and beat.sending is None and soonest < beat.due:
+            beat.due = soonest
+            self._push(beat)  # the old heap entry is skipped when it comes up
+
+    async def run(self) -> None:
+        """Send heartbeats as they fall due, until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            while True:
+                now = anyio.current_time()
+                while self._heap and self._heap[0][0] <= now:
+                    due, _, beat = heapq.heappop(self._heap)
+                    if beat.stopped or beat.sending is not None or due != beat.due:
+                        continue  # stopped, busy, or an entry superseded by a newer one
+                    beat.sending = self._loop.create_future()
+                    tg.start_soon(self._send, beat)
+                self._wake.clear()
+                timeout = self._heap[0][0] - now if self._heap else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _send(self, beat: Beat) -> None:
+        assert beat.sending is not None
+        try:
+            await self._api.call(
+                "SendTaskHeartbeat", timeout=max(1.0, min(10.0, beat.interval)),
+                taskToken=beat.token,
+            )  # fmt: skip
+        except ApiError as exc:
+            if exc.task_gone:
+                self._count(beat, "task_gone")
+                beat.log.info("heartbeat says the task is gone; cancelling it",
+                              extra={"code": exc.code})  # fmt: skip
+                beat.stopped = True
+                beat.on_gone(exc.code)
+                return
+            self._count(beat, "throttled" if exc.outcome == "throttled" else "error")
+            beat.log.warning("heartbeat failed; retrying soon",
+                             extra={"code": exc.code, "outcome": exc.outcome})  # fmt: skip
+            # Retry well before the service's heartbeat clock runs out.
+            beat.due = anyio.current_time() + random.uniform(0.5, 1.0) * min(5.0, beat.interval / 4)
+        else:
+            self._count(beat, "ok")
+            beat.last_sent = anyio.current_time()
+            beat.due = beat.last_sent + beat.jittered()
+        finally:
+            sending, beat.sending = beat.sending, None
+            sending.set_result(None)
+        if not beat.stopped:
+            self._push(beat)
+
+    def _count(self, beat: Beat, result: str) -> None:
+        self._metrics.child(self._metrics.heartbeats, beat.activity, result).inc()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -101,6 +102,7 @@ class Metrics:
     snapshot: Callable[[], Snapshot] = Snapshot
 
     def __post_init__(self) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.tasks_received = Counter(
             "fleet_tasks_received",
@@ -175,6 +177,14 @@ class Metrics:
         r.register(_LiveCollector(self))
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, remembered: the hot path calls this per task."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def add_activity(self, activity: str) -> None:
         """Create every labelled series of ``activity`` at zero, so rates exist from the start."""

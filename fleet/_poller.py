@@ -133,7 +133,8 @@ class PollerGroup:
                     finally:
                         self._poll_scopes.discard(limit)
                         self.in_flight -= 1
-                        self._sup.metrics.poll_duration.labels(activity=activity).observe(
+                        metrics = self._sup.metrics
+                        metrics.child(metrics.poll_duration, activity).observe(
                             time.perf_counter() - started
                         )
                 if limit.cancelled_caught:
@@ -161,7 +162,8 @@ class PollerGroup:
         return None  # reached only if the shielded scope swallowed an exception
 
     async def _received(self, token: str, raw_input: str, slot: Slot) -> None:
-        self._sup.metrics.tasks_received.labels(activity=self._rt.name).inc()
+        metrics = self._sup.metrics
+        metrics.child(metrics.tasks_received, self._rt.name).inc()
         self._sup.note_received()
         if self._sup.draining:
             await self._fail_back(token, slot)
@@ -215,4 +217,5 @@ class PollerGroup:
         await anyio.sleep(delay)
 
     def _count(self, result: str) -> None:
-        self._sup.metrics.polls.labels(activity=self._rt.name, result=result).inc()
+        metrics = self._sup.metrics
+        metrics.child(metrics.polls, self._rt.name, result).inc()

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from fleet import _errors, _reporting
-from fleet._heartbeat import Heartbeater
 from fleet._logging import get_logger, token_hash
 from fleet._reporting import Report, TaskOutcome
 from fleet._slots import Slot
@@ -87,71 +86,58 @@ class RunningTask:
             self._sup.metrics.schedule_to_start.labels(activity=self.runtime.name).observe(
                 max(0.0, waited)
             )
-        heart = Heartbeater(
-            api=self._sup.api,
-            metrics=self._sup.metrics,
-            activity=self.runtime.name,
-            token=self.token,
-            heartbeat_seconds=self.runtime.heartbeat_seconds,
-            on_gone=self._gone,
-            log=self.log,
-        )
+        beat = self._sup.heartbeats.add(
+            activity=self.runtime.name, token=self.token,
+            heartbeat_seconds=self.runtime.heartbeat_seconds, on_gone=self._gone, log=self.log,
+        )  # fmt: skip
         task = Task(
-            activity=self.runtime.name,
-            activity_arn=self.runtime.arn,
-            token_hash=self.token_hash,
-            context=context,
-            request_heartbeat=heart.request,
+            activity=self.runtime.name, activity_arn=self.runtime.arn, token_hash=self.token_hash,
+            context=context, request_heartbeat=beat.request,
             is_cancelled=lambda: self.cancel_reason is not None or self._sup.failing_back,
-        )
+        )  # fmt: skip
+        timeout = self.runtime.activity.timeout_seconds
         report: Report | None = None
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(heart.run)
-            with anyio.CancelScope() as scope:
+        try:
+            # One scope serves both ends: its deadline is the handler's own timeout, and
+            # cancel() stops it for a reason recorded first.
+            with anyio.CancelScope(
+                deadline=anyio.current_time() + timeout if timeout is not None else float("inf")
+            ) as scope:
                 self._scope = scope
                 if self.cancel_reason is not None:
                     scope.cancel()
                 report = await self._call_handler(task)
             self._scope = None
-            await heart.stop()
-            tg.cancel_scope.cancel()
+        finally:
+            await beat.stop()
         if self.cancel_reason == "task_gone":
             return None
         if self.cancel_reason == "interrupted":
             ran = anyio.current_time() - self.received_at
+            cause = {
+                "worker": self._sup.settings.worker_name,
+                "ranSeconds": round(ran, 3),
+                "reason": "the worker was stopped before the task finished",
+            }
+            return _reporting.failure(_errors.INTERRUPTED, json.dumps(cause), outcome="interrupted")
+        if report is None:  # the scope's deadline passed: the handler's own timeout
             return _reporting.failure(
-                _errors.INTERRUPTED,
-                json.dumps(
-                    {
-                        "worker": self._sup.settings.worker_name,
-                        "ranSeconds": round(ran, 3),
-                        "reason": "the worker was stopped before the task finished",
-                    }
-                ),
-                outcome="interrupted",
+                _errors.TIMEOUT, f"the handler ran longer than its timeout of {timeout:g} s"
             )
         return report
 
     async def _call_handler(self, task: Task) -> Report:
         activity = self.runtime.activity
-        timeout = activity.timeout_seconds
-        with anyio.move_on_after(timeout if timeout is not None else float("inf")) as limit:
-            try:
-                if activity.is_async:
-                    value = await activity.handler(task)
-                else:
-                    value = await self._sup.threads.run(activity.handler, task)
-            except anyio.get_cancelled_exc_class():
-                raise
-            except BaseException as exc:  # even SystemExit in a handler fails only its task
-                return _reporting.from_exception(exc)
-            return _reporting.from_result(value)
-        if limit.cancelled_caught:
-            return _reporting.failure(
-                _errors.TIMEOUT, f"the handler ran longer than its timeout of {timeout:g} s"
-            )
-        # Cancelled from outside (task gone or interrupted): the caller reports by the reason.
-        return _reporting.failure(_errors.INTERRUPTED, "cancelled", outcome="interrupted")
+        try:
+            if activity.is_async:
+                value = await activity.handler(task)
+            else:
+                value = await self._sup.threads.run(activity.handler, task)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:  # even SystemExit in a handler fails only its task
+            return _reporting.from_exception(exc)
+        return _reporting.from_result(value)
 
     def _gone(self, code: str) -> None:
         self.gone_code = code

@@ -17,6 +17,7 @@ import anyio
 
 from fleet._api import Api
 from fleet._app import Activity
+from fleet._heartbeat import HeartbeatScheduler
 from fleet._logging import get_logger
 from fleet._metrics import ActivitySnapshot, Metrics, Snapshot
 from fleet._poller import PollerGroup
@@ -76,6 +77,7 @@ class Supervisor:
         self.api = api
         self.metrics = metrics
         self.threads = ThreadPool(settings.threads)
+        self.heartbeats = HeartbeatScheduler(api, metrics)
         process = anyio.CapacityLimiter(settings.concurrency)
         self.runtimes: list[ActivityRuntime] = []
         for activity, arn in activities:
@@ -248,8 +250,9 @@ class Supervisor:
 
     def task_completed(self, activity: str, outcome: TaskOutcome, seconds: float) -> None:
         """Count one task's outcome and duration."""
-        self.metrics.tasks_completed.labels(activity=activity, outcome=outcome).inc()
-        self.metrics.task_duration.labels(activity=activity, outcome=outcome).observe(seconds)
+        metrics = self.metrics
+        metrics.child(metrics.tasks_completed, activity, outcome).inc()
+        metrics.child(metrics.task_duration, activity, outcome).observe(seconds)
         self.last_activity = anyio.current_time()
         self.changed()
 
@@ -259,6 +262,7 @@ class Supervisor:
         """Poll and run tasks until stopped; return 0 when everything was reported."""
         try:
             async with anyio.create_task_group() as control:
+                control.start_soon(self.heartbeats.run)
                 async with anyio.create_task_group() as tasks_tg:
                     self._tasks_tg = tasks_tg
                     async with anyio.create_task_group() as pollers_tg:
