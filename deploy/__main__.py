@@ -56,11 +56,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply = command("apply", "Create or update every resource, then wait for the service.")
     apply.add_argument("--no-wait", action="store_true", help="do not wait for the service")
-    apply.add_argument("--wait-timeout", type=float, default=600.0, metavar="SECONDS")
-    apply.add_argument("--poll-interval", type=float, default=10.0, metavar="SECONDS")
+    apply.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long to wait for the service to be stable (default 600)",
+    )
+    apply.add_argument(
+        "--poll-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between reads of the service while waiting (default 10)",
+    )
     destroy = command("destroy", "Delete what the stack created, in reverse order.")
     destroy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    destroy.add_argument("--poll-interval", type=float, default=10.0, metavar="SECONDS")
+    destroy.add_argument(
+        "--poll-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between reads while the deleted service drains (default 10)",
+    )
     img = command("image", "Build the worker image and push it to the stack's ECR repository.")
     img.add_argument("--builder", choices=image.BUILDERS, help="default: the first one on PATH")
     img.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")

@@ -89,10 +89,10 @@ def done_summary(steps: list[Step]) -> str:
 def sizing_tables(sizing: Sizing, console: Console) -> None:
     """Print the fleet, per-activity and cost tables and the findings."""
     fleet = Table(title=f"Fleet ({sizing.mode} mode, {sizing.region}, {sizing.architecture})")
-    fleet.add_column("what")
+    fleet.add_column("what", overflow="fold")
     fleet.add_column("value", justify="right")
     rows = [
-        ("Fargate task size", f"{sizing.cpu} CPU / {sizing.memory} MiB ({sizing.size})"),
+        ("Fargate task size (cpu / memory)", f"{sizing.size} ({sizing.cpu} / {sizing.memory})"),
         ("concurrency needed (slots)", f"{sizing.concurrency}"),
         ("slots per task (FLEET_CONCURRENCY)", f"{sizing.slots_per_task}"),
         (
@@ -100,7 +100,7 @@ def sizing_tables(sizing: Sizing, console: Console) -> None:
             f"{sizing.tasks_min} / {sizing.tasks_desired} / {sizing.tasks_max}",
         ),
         (
-            "pollers per task and activity (min / max)",
+            "pollers per task, per activity (min / max)",
             f"{sizing.min_pollers_per_task} / {sizing.max_pollers_per_task}",
         ),
         (
@@ -123,15 +123,9 @@ def sizing_tables(sizing: Sizing, console: Console) -> None:
     console.print(fleet)
 
     activities = Table(title="Per activity")
-    for column in (
-        "activity",
-        "λ tasks/s",
-        "in flight mean / p95",
-        "slots",
-        "fleet pollers desired / max",
-        "heartbeats/s",
-    ):
-        activities.add_column(column, justify="right" if column != "activity" else "left")
+    activities.add_column("activity", overflow="fold")
+    for column in ("tasks/s", "in flight mean/p95", "slots", "pollers desired/max", "beats/s"):
+        activities.add_column(column, justify="right")
     for load in sizing.activities:
         activities.add_row(
             load.name,
@@ -143,11 +137,11 @@ def sizing_tables(sizing: Sizing, console: Console) -> None:
         )
     console.print(activities)
 
-    cost = Table(title="Cost (USD, us-east-1 list prices, at the desired task count)")
+    cost = Table(title="Cost, USD, at the desired task count (us-east-1 prices)")
     cost.add_column("")
-    cost.add_column("x86_64 on-demand", justify="right")
-    cost.add_column("arm64 on-demand", justify="right")
-    cost.add_column(f"{sizing.architecture} with Spot share", justify="right")
+    cost.add_column("x86_64", justify="right")
+    cost.add_column("arm64", justify="right")
+    cost.add_column(f"{sizing.architecture}, Spot share", justify="right")
     keys = ("x86_64", "arm64", "blended")
     cost.add_row("per hour", *(f"{sizing.cost_per_hour[k]:,.4f}" for k in keys))
     cost.add_row("per million tasks", *(f"{sizing.cost_per_million_tasks[k]:,.2f}" for k in keys))

@@ -362,7 +362,7 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def _format_error(error: Any, model: type[BaseModel]) -> tuple[str, str]:
+def _format_error(error: Any) -> tuple[str, str]:
     path = _format_loc(tuple(error["loc"]))
     kind = error["type"]
     message = str(error["msg"]).removeprefix("Value error, ")
@@ -419,7 +419,7 @@ def load_stack(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     try:
         stack = Stack.model_validate(data)
     except ValidationError as exc:
-        lines = [_format_error(error, Stack) for error in exc.errors()]
+        lines = [_format_error(error) for error in exc.errors()]
         raise StackFileError(_render(file, lines)) from None
     problems = _cross_checks(stack)
     if problems:

@@ -232,7 +232,7 @@ def test_size_cli_prints_tables_and_json(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["size", "--stack", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert "slots per task (FLEET_CONCURRENCY)" in out
-    assert "256 CPU / 512 MiB" in out
+    assert "0.25 vCPU / 0.5 GB (256 / 512)" in out
     assert main(["size", "--stack", str(EXAMPLE), "--json"]) == 0
     import json
 
