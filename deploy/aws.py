@@ -59,8 +59,14 @@ class Aws:
     async def client(self, service: str) -> Any:
         """The client for ``service`` (an aiobotocore client), opened on first use."""
         if service not in self._clients:
+            # A plain-HTTP endpoint (moto, a local emulator) needs no TLS context; building
+            # one loads the CA bundle for every client.
+            plain = bool(self.endpoint_url and self.endpoint_url.startswith("http://"))
             factory = self._session.client(
-                service, endpoint_url=self.endpoint_url, config=self._config
+                service,
+                endpoint_url=self.endpoint_url,
+                config=self._config,
+                **({"verify": False} if plain else {}),
             )
             self._clients[service] = await self._exit.enter_async_context(factory)
         return self._clients[service]
