@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from deploy_support import ACCOUNT, REGION, Cli, Clients
+import json
+from pathlib import Path
+
+from deploy_support import ACCOUNT, EXAMPLE, REGION, Cli, Clients
 
 STACK = "hello-world"
 MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STACK}"
@@ -126,3 +129,28 @@ def test_batch_with_scheduler_runs_workers_from_a_second_schedule(cli: Cli, aws:
     assert aws.scheduler.get_schedule(Name="nightly", GroupName=STACK)["ScheduleExpression"] == (
         "cron(0 2 * * ? *)"
     )
+
+
+def test_an_activity_removed_from_the_stack_is_deleted_with_its_alarm(
+    cli: Cli, aws: Clients, tmp_path: Path
+) -> None:
+    two = tmp_path / "two.toml"
+    two.write_text(EXAMPLE.read_text() + '\n[[activities]]\nname = "Resize"\n')
+    assert cli("apply", stack=two).code == 0
+    machine = json.loads(
+        aws.stepfunctions.describe_state_machine(stateMachineArn=MACHINE_ARN)["definition"]
+    )
+    assert list(machine["States"]) == ["HelloWorldActivity", "Resize"]
+    alarms = [a["AlarmName"] for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]]
+    assert f"{STACK}-waiting-work-Resize" in alarms
+
+    result = cli("apply", "--json")  # the example again: one activity
+    assert result.code == 0, result.err
+    deleted = [(s["kind"], s["name"]) for s in result.json()["steps"] if s["action"] == "delete"]
+    assert deleted == [("CloudWatch alarm", f"{STACK}-waiting-work-Resize"), ("activity", "Resize")]
+    assert [a["name"] for a in aws.stepfunctions.list_activities()["activities"]] == [
+        "HelloWorldActivity"
+    ]
+    task_policy = aws.iam.get_role_policy(RoleName=f"{STACK}-task", PolicyName="sfn-fleet")
+    polled = task_policy["PolicyDocument"]["Statement"][0]["Resource"]
+    assert polled == [f"arn:aws:states:{REGION}:{ACCOUNT}:activity:HelloWorldActivity"]
