@@ -348,3 +348,58 @@ async def test_endless_loop_stops_at_the_history_limit(sfn: Any) -> None:
     assert (described["status"], described["error"]) == ("FAILED", "States.Runtime")
     page = await sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)
     assert 24_990 < page["events"][0]["id"] <= 25_000
+
+
+async def test_clocks_and_waits_read_from_the_input(sfn: Any) -> None:
+    activity = await _activity(sfn)
+    machine = await create_machine(
+        sfn,
+        {
+            "StartAt": "Until",
+            "States": {
+                "Until": {"Type": "Wait", "TimestampPath": "$.until", "Next": "Fixed"},
+                "Fixed": {"Type": "Wait", "Timestamp": "2000-01-01T00:00:00Z", "Next": "Work"},
+                "Work": {
+                    "Type": "Task",
+                    "Resource": activity,
+                    "End": True,
+                    "TimeoutSecondsPath": "$.limits.total",
+                    "HeartbeatSecondsPath": "$.limits.beat",
+                },
+            },
+        },
+    )
+    payload = {"until": "2000-01-01T00:00:00Z", "limits": {"total": 300, "beat": 60}}
+    arn = (await sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload)))[
+        "executionArn"
+    ]
+    task = await sfn.get_activity_task(activityArn=activity)
+    await sfn.send_task_success(taskToken=task["taskToken"], output="{}")
+    assert (await wait_closed(sfn, arn))["status"] == "SUCCEEDED"
+    scheduled = next(e for e in await events(sfn, arn) if e["type"] == "ActivityScheduled")
+    details = scheduled["activityScheduledEventDetails"]
+    assert (details["timeoutInSeconds"], details["heartbeatInSeconds"]) == (300, 60)
+
+
+async def test_bad_clock_value_is_a_runtime_error(sfn: Any) -> None:
+    activity = await _activity(sfn)
+    machine = await create_machine(
+        sfn,
+        {
+            "StartAt": "Work",
+            "States": {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": activity,
+                    "End": True,
+                    "TimeoutSecondsPath": "$.t",
+                }
+            },
+        },
+    )
+    arn = (await sfn.start_execution(stateMachineArn=machine, input='{"t": "soon"}'))[
+        "executionArn"
+    ]
+    described = await wait_closed(sfn, arn)
+    assert described["error"] == "States.Runtime"
+    assert "must be a positive integer" in described["cause"]

@@ -258,3 +258,26 @@ async def test_too_many_pollers(sfn: Any, emulator: Emulator) -> None:
     for poll in polls:
         poll.cancel()
     await asyncio.gather(*polls, return_exceptions=True)
+
+
+async def test_list_executions_needs_a_state_machine(emulator: Emulator) -> None:
+    status, answer = await raw_call(emulator.endpoint_url, TARGET + "ListExecutions", b"{}")
+    assert status == 400
+    assert answer["message"] == (
+        "1 validation error detected: Must provide a StateMachine ARN or MapRun ARN"
+    )
+
+
+async def test_express_state_machines_are_refused(sfn: Any) -> None:
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    code, _ = await _error(
+        sfn.create_state_machine, name="x", definition=definition, roleArn=ROLE, type="EXPRESS"
+    )
+    assert code == "StateMachineTypeNotSupported"
+
+
+async def test_request_over_one_megabyte(emulator: Emulator) -> None:
+    body = json.dumps({"name": "x" * (1024 * 1024)}).encode()
+    status, answer = await raw_call(emulator.endpoint_url, TARGET + "CreateActivity", body)
+    assert status == 413
+    assert answer["__type"] == "RequestEntityTooLarge"

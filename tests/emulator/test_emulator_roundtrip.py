@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 from emulator_support import ROLE, event_types, machine_with_task, task_definition
 
 from fleet.emulator import Emulator, ThreadedEmulator
@@ -175,3 +176,14 @@ def test_aws_cli_round_trip(emulator_thread: ThreadedEmulator) -> None:
     described = _aws(emulator_thread, "describe-execution", "--execution-arn", arn)
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == {"n": 2}
+
+
+def test_thread_endpoint_can_stop_and_resume_listening(emulator_thread: ThreadedEmulator) -> None:
+    client = _boto3(emulator_thread)
+    client.create_activity(name="kept")
+    emulator_thread.stop_listening()
+    with pytest.raises(EndpointConnectionError):
+        client.list_activities()
+    emulator_thread.start_listening()
+    assert [a["name"] for a in client.list_activities()["activities"]] == ["kept"]
+    assert emulator_thread.stats.requests["ListActivities"] == 1
