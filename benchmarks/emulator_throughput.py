@@ -33,7 +33,7 @@ def start_endpoint() -> tuple[subprocess.Popen[str], str]:
     fleet = Path(sys.executable).with_name("fleet")
     command = [str(fleet)] if fleet.exists() else [sys.executable, "-m", "fleet._cli"]
     process = subprocess.Popen(
-        [*command, "emulator", "--port", "0", "--long-poll-seconds", "5"],
+        [*command, "emulator", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
