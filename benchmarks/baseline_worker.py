@@ -10,6 +10,7 @@ sample's HeartbeatWorker). Like the samples, it has no drain: SIGTERM ends the p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
@@ -38,7 +39,9 @@ def main() -> None:
     def poller() -> None:
         while True:
             try:
-                task = client.get_activity_task(activityArn=args.activity_arn, workerName="baseline")
+                task = client.get_activity_task(
+                    activityArn=args.activity_arn, workerName="baseline"
+                )
             except Exception:
                 time.sleep(1)
                 continue
@@ -63,10 +66,8 @@ def main() -> None:
             with lock:
                 tokens = list(running)
             for token in tokens:
-                try:
+                with contextlib.suppress(Exception):  # the samples only log a failed heartbeat
                     client.send_task_heartbeat(taskToken=token)
-                except Exception:
-                    pass
 
     threads = [threading.Thread(target=poller, daemon=True) for _ in range(args.threads)]
     if args.heartbeat:

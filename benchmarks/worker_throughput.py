@@ -85,7 +85,7 @@ def series(kinds: list[str], tasks: int, slots: int, runs: int) -> dict[str, Any
     results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     ratios = []
     for run in range(runs):
-        order = kinds[run % len(kinds):] + kinds[: run % len(kinds)]
+        order = kinds[run % len(kinds) :] + kinds[: run % len(kinds)]
         this_run = {}
         for kind in order:
             result = measure(kind, tasks, slots)

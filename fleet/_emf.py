@@ -45,8 +45,10 @@ def records(snap: Snapshot, namespace: str, service: str, now_ms: int) -> list[d
         }
 
     def numbers(in_use: int, capacity: int, in_flight: int) -> dict[str, float]:
+        # Utilisation counts tasks, not slots: a slot held by a waiting poll is idle capacity,
+        # and counting it would make an idle fleet look busy to the autoscaler.
         return {
-            "SlotUtilization": round(100.0 * in_use / capacity, 2) if capacity else 0.0,
+            "SlotUtilization": round(100.0 * in_flight / capacity, 2) if capacity else 0.0,
             "SlotsInUse": in_use,
             "SlotsCapacity": capacity,
             "TasksInFlight": in_flight,

@@ -106,6 +106,11 @@ async def test_slot_utilisation_is_published_as_embedded_metrics(
         gate.set()
         await wait_done(sfn, arns)
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    # A slot held by a waiting poll is idle capacity: an idle worker reports 0 utilisation.
+    idle = [r for r in records if r.get("Activity") is None and r["TasksInFlight"] == 0]
+    assert idle
+    assert all(r["SlotUtilization"] == 0 for r in idle)
+    assert any(r["SlotsInUse"] > 0 for r in idle)
     full = [r for r in records if r.get("Activity") is None and r["SlotUtilization"] == 100.0]
     assert full, records[:3]
     record = full[0]
