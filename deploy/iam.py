@@ -63,9 +63,11 @@ def task_policy(names: Names) -> Policy:
         "Version": VERSION,
         "Statement": [
             {
+                # The worker checks at start-up that each activity exists (DescribeActivity),
+                # then polls it.
                 "Sid": "PollActivities",
                 "Effect": "Allow",
-                "Action": ["states:GetActivityTask"],
+                "Action": ["states:DescribeActivity", "states:GetActivityTask"],
                 "Resource": activities,
             },
             {
