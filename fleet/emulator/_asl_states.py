@@ -123,7 +123,7 @@ def parse_state(name: str, body: Any, where: str, problems: Problems) -> State |
     for key in body:
         if key in ("Type", "Comment") or key in allowed:
             continue
-        if key in _KNOWN_UNSUPPORTED or key in _FIELDS["Task"]:
+        if key in _KNOWN_UNSUPPORTED:
             problems.add(where, f"Unsupported field '{key}' in a {kind} state")
         else:
             problems.add(where, f"The field '{key}' is not supported by Step Functions")
