@@ -136,3 +136,43 @@ async def test_outage_refuses_connections_then_recovers(emulator: Emulator, sfn:
     await until(lambda: emulator.snapshot()["listening"], seconds=3)
     names = [a["name"] for a in (await sfn.list_activities())["activities"]]
     assert names == ["survivor"]
+
+
+def test_defaults_are_aws_behaviour() -> None:
+    options = EmulatorOptions()
+    assert options.as_dict() == {
+        "time_scale": 1.0,
+        "long_poll_seconds": 60.0,
+        "throttle": None,
+        "fault_rate": 0.0,
+        "fault_kinds": ["500", "drop"],
+        "latency_seconds": 0.0,
+        "lost_polls": False,
+        "max_pollers_per_activity": 1000,
+        "account_id": "123456789012",
+        "seed": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("time_scale", 0),
+        ("long_poll_seconds", -1),
+        ("throttle", "huge"),
+        ("fault_rate", 1.5),
+        ("fault_kinds", []),
+        ("fault_kinds", ["404"]),
+        ("lost_polls", "yes"),
+        ("max_pollers_per_activity", 0),
+        ("account_id", "12"),
+        ("seed", 1.5),
+    ],
+)
+def test_invalid_options_are_refused(name: str, value: Any) -> None:
+    options = EmulatorOptions()
+    with pytest.raises(ValueError, match=f"emulator option {name} must be"):
+        setattr(options, name, value)
+    with pytest.raises(ValueError, match=name):
+        options.update({"fault_rate": 0.5, name: value})
+    assert options.fault_rate == 0.0  # an update that fails changes nothing
