@@ -12,8 +12,14 @@ import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import aiohttp
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
 
 from fleet._errors import ConfigurationError
 from fleet._metrics import Metrics
@@ -48,13 +54,28 @@ _METHODS = {
 class ApiError(Exception):
     """One failed attempt at an API call, with how it failed."""
 
-    def __init__(self, operation: str, outcome: Outcome, code: str, message: str) -> None:
+    def __init__(
+        self,
+        operation: str,
+        outcome: Outcome,
+        code: str,
+        message: str,
+        *,
+        maybe_applied: bool | None = None,
+    ) -> None:
         super().__init__(f"{operation} failed ({outcome}, {code}): {message}")
         self.operation = operation
         self.attempts = 1
         self.outcome = outcome
         self.code = code
         self.message = message
+        #: Whether the service may have acted on this attempt although its answer was lost:
+        #: not when it refused the call, nor when no connection was made.
+        self.maybe_applied = (
+            outcome in ("server_error", "network_error") if maybe_applied is None else maybe_applied
+        )
+        #: Whether an earlier attempt of the same call may have been acted on (set by retries).
+        self.earlier_maybe_applied = False
 
     @property
     def retryable(self) -> bool:
@@ -135,7 +156,11 @@ class Api:
             raise ConfigurationError(f"no AWS credentials found: {exc}") from None
         except (WireError, ClientError, BotoCoreError, OSError, TimeoutError) as exc:
             outcome, code, message = classify(exc)
-            raise ApiError(operation, outcome, code, message) from exc
+            # No connection was made: the request cannot have reached the service.
+            unsent = isinstance(exc, aiohttp.ClientConnectorError | EndpointConnectionError)
+            raise ApiError(
+                operation, outcome, code, message, maybe_applied=False if unsent else None
+            ) from exc
         except Exception as exc:
             # aiohttp's own exceptions can surface through aiobotocore as network failures.
             if type(exc).__module__.startswith("aiohttp"):
@@ -154,6 +179,7 @@ class Api:
         the call fails for good or the deadline leaves no room for another attempt.
         """
         attempt = 0
+        maybe_applied = False
         while True:
             remaining = deadline - anyio.current_time()
             if remaining <= 0:
@@ -166,6 +192,8 @@ class Api:
                 delay = backoff(attempt)
                 attempt += 1
                 exc.attempts = attempt
+                exc.earlier_maybe_applied = maybe_applied
+                maybe_applied = maybe_applied or exc.maybe_applied
                 if not exc.retryable or anyio.current_time() + delay >= deadline:
                     raise
                 await anyio.sleep(delay)

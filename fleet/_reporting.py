@@ -95,8 +95,9 @@ async def send(
     try:
         await api.call_with_retries(report.operation, deadline=deadline, **params)
     except ApiError as exc:
-        if exc.task_gone and exc.attempts > 1:
-            # An earlier attempt may have got through before its answer was lost.
+        if exc.task_gone and exc.earlier_maybe_applied:
+            # An earlier attempt may have got through before its answer was lost. (One that
+            # was refused, or never connected, did not: then the task closed without it.)
             log.info(
                 "result probably delivered before a retry found the task closed",
                 extra={"outcome": report.outcome, "code": exc.code},
