@@ -20,12 +20,26 @@ MAX_WORKER_NAME_CHARS: Final = 80
 _MARK = "…[truncated]"
 
 
+def valid_text(text: str) -> str:
+    """Return ``text`` with what UTF-8 cannot encode replaced by ``?``, so that it can be sent.
+
+    Lone surrogates come from bytes decoded with ``surrogateescape``, e.g. undecodable file
+    names in an exception's message.
+    """
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode(errors="replace").decode()
+    return text
+
+
 def cut(text: str, limit: int) -> str:
     """Return ``text`` shortened to at most ``limit`` characters and ``limit`` UTF-8 bytes.
 
     Counting both keeps the result valid whichever unit the service measures in; a marker
     says that something was cut.
     """
+    text = valid_text(text)
     if len(text) <= limit and len(text.encode()) <= limit:
         return text
     budget = limit - len(_MARK.encode())
@@ -39,6 +53,7 @@ def cut_cause(message: str, detail: str, limit: int = MAX_CAUSE_CHARS) -> str:
     The message keeps at most half the room when both are long, and the traceback keeps its
     end, where the failing line is, so a huge message cannot push the traceback out.
     """
+    message, detail = valid_text(message), valid_text(detail)
     full = f"{message}\n\n{detail}" if detail else message
     if len(full) <= limit and len(full.encode()) <= limit:
         return full

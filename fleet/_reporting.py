@@ -48,7 +48,14 @@ def from_result(value: Any) -> Report:
             f"the handler returned a value that is not JSON-serialisable "
             f"({type(value).__name__}): {exc}",
         )
-    size = len(output.encode())
+    try:
+        size = len(output.encode())
+    except UnicodeEncodeError as exc:
+        return failure(
+            _errors.INVALID_OUTPUT,
+            f"the handler returned text that is not valid Unicode ({exc.reason}); "
+            "decode bytes fully before returning them",
+        )
     if size > MAX_OUTPUT_BYTES:
         return failure(
             _errors.OUTPUT_TOO_LARGE,
