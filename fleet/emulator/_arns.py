@@ -9,7 +9,7 @@ from fleet.emulator._errors import ApiError, invalid_arn
 DEFAULT_REGION = "us-east-1"
 
 # Names may not hold whitespace, brackets, wildcards, punctuation that ARNs or URLs use, or
-# control characters (sfn-facts §4, "Names").
+# control characters (the naming rules of the Step Functions quotas page).
 _BAD_NAME = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _ACCOUNT = re.compile(r"\d{12}")

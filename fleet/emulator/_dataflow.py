@@ -1,4 +1,4 @@
-"""Payload templates (`Parameters`, `ResultSelector`): fields ending in `.$` take a path's value."""
+"""Input and output processing of a state: InputPath, payload templates, ResultPath, OutputPath."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from fleet.emulator._store import StateMachine
 # Transitions run back to back within one call at most this many times, then yield to the loop,
 # so that a definition that loops through Pass/Choice states cannot starve the endpoint.
 _BURST = 1000
-# AWS fails an execution whose history reaches 25,000 events (sfn-facts §4).
+# AWS fails an execution whose history reaches 25,000 events (a hard quota).
 MAX_EVENTS = 25_000
 _SLACK = 1e-3
 _DETAILS = {"truncated": False}

@@ -26,7 +26,7 @@ class Failure:
     heartbeat: bool = False
 
     def matches(self, names: tuple[str, ...]) -> bool:
-        """Whether an `ErrorEquals` list covers this failure (sfn-facts §3.3)."""
+        """Whether an `ErrorEquals` list covers this failure, by the States Language rules."""
         error = self.error
         if error in _TERMINAL:
             return False

@@ -1,4 +1,4 @@
-"""Token-bucket throttling with the Step Functions API quotas (sfn-facts §4)."""
+"""Token-bucket throttling with the API quotas of the Step Functions service-quotas page."""
 
 from __future__ import annotations
 
