@@ -175,6 +175,7 @@ class Demo:
                     tg.start_soon(self._follow, sfn, machine)
                     await self._display()
                     tg.cancel_scope.cancel()
+                await self._count(sfn, machine)  # the last reports, after the worker's exit
                 self.console.print()
                 self.console.print(self._summary())
         return self.status or 0
@@ -207,24 +208,29 @@ class Demo:
         """Count executions by status; stop the worker once everything scheduled has ended."""
         progress = self.progress
         while True:
-            counts = dict.fromkeys(STATUSES, 0)
-            latencies = []
-            kwargs: dict[str, Any] = {"stateMachineArn": machine, "maxResults": 1000}
-            while True:
-                page = await sfn.list_executions(**kwargs)
-                for item in page["executions"]:
-                    counts[item["status"]] += 1
-                    if item.get("stopDate"):
-                        latencies.append((item["stopDate"] - item["startDate"]).total_seconds())
-                if not page.get("nextToken"):
-                    break
-                kwargs["nextToken"] = page["nextToken"]
-            progress.statuses, progress.latencies = counts, latencies
+            await self._count(sfn, machine)
+            counts = progress.statuses
             done = self._completed()
             progress.completions.append((time.monotonic(), done))
             if not progress.scheduling and counts["RUNNING"] == 0 and self.sup is not None:
                 self.sup.stop("demo finished")
             await anyio.sleep(0.25)
+
+    async def _count(self, sfn: Any, machine: str) -> None:
+        """Read every execution's status and duration from ListExecutions."""
+        counts = dict.fromkeys(STATUSES, 0)
+        latencies = []
+        kwargs: dict[str, Any] = {"stateMachineArn": machine, "maxResults": 1000}
+        while True:
+            page = await sfn.list_executions(**kwargs)
+            for item in page["executions"]:
+                counts[item["status"]] += 1
+                if item.get("stopDate"):
+                    latencies.append((item["stopDate"] - item["startDate"]).total_seconds())
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        self.progress.statuses, self.progress.latencies = counts, latencies
 
     def _completed(self) -> float:
         return sum(
@@ -263,7 +269,8 @@ class Demo:
             snap = sup.snapshot().activities[0]
             table.add_row("in flight / slots", f"{snap.in_flight} / {snap.slots_capacity}")
             table.add_row("pollers (polls in flight)", f"{snap.pollers} ({snap.polls_in_flight})")
-            table.add_row("worker", sup.mode.value)
+            state = sup.mode.value if self.status is None else f"exited ({self.status})"
+            table.add_row("worker", state)
         table.add_row("elapsed", f"{time.monotonic() - p.began:.1f} s")
         hint = "Ctrl-C drains like SIGTERM on Fargate"
         footer = f"metrics: http://127.0.0.1:{self.port}/metrics    {hint}"
@@ -292,7 +299,8 @@ class Demo:
         table.add_row("worker exit status", str(self.status))
         if p.statuses.get("RUNNING"):
             table.caption = (
-                "Executions still running were failed back by the drain; in production another "
-                "worker picks them up through the state machine's Retry."
+                "Executions still running wait for a worker: never started, or failed back by "
+                "the drain and due for their Retry. In production the rest of the fleet takes "
+                "them."
             )
         return table
