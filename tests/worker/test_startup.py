@@ -133,3 +133,19 @@ async def test_max_tasks_takes_exactly_that_many(
         elif "ActivityStarted" not in types:
             untouched += 1
     assert (succeeded, untouched) == (3, 2)
+
+
+async def test_a_worker_that_cannot_keep_polling_exits_non_zero_with_one_clear_line(
+    tmp_path: Path, endpoint: Emulator, sfn: Any
+) -> None:
+    name = unique("Deleted")
+    activity, _ = await create_machine(sfn, name)
+    async with fleet_run(tmp_path, name, endpoint.endpoint_url) as worker:
+        await worker.wait_ready()
+        await sfn.delete_activity(activityArn=activity)
+        status = await worker.exit_status(timeout=20)
+    assert status == 1
+    fatal = [entry for entry in worker.logs() if entry["level"] == "error"]
+    assert fatal
+    assert fatal[0]["message"].startswith("fatal: cannot poll activity")
+    assert "ActivityDoesNotExist" in fatal[0]["message"]
