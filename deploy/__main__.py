@@ -220,7 +220,8 @@ async def _cmd_image(stack: Stack, args: argparse.Namespace, out: Console) -> in
                 _print_json({"commands": [c.display() for c in commands]})
             else:
                 for command in commands:
-                    out.print(command.display(), markup=False, highlight=False)
+                    # One command a line, never wrapped: these are meant to be copied.
+                    out.print(command.display(), markup=False, highlight=False, soft_wrap=True)
             return 0
         # The repository must exist before the push; ensure just that resource.
         step = await engine.ensure(Repository(ctx, ctx.names.repository))
@@ -230,7 +231,7 @@ async def _cmd_image(stack: Stack, args: argparse.Namespace, out: Console) -> in
         commands = image.commands(stack, ctx.names, builder, tag, password)
     for command in commands:
         if not args.json:
-            out.print(f"$ {command.display()}", markup=False, highlight=False)
+            out.print(f"$ {command.display()}", markup=False, highlight=False, soft_wrap=True)
         image.run(command)
     if args.json:
         _print_json({"image": f"{ctx.names.repository_uri}:{tag}"})

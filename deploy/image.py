@@ -56,6 +56,12 @@ def commands(
     registry = names.repository_uri.split("/")[0]
     reference = f"{names.repository_uri}:{tag}"
     build = [builder, "build", "--platform", PLATFORMS[stack.architecture]]
+    if builder != "docker":
+        # buildah and podman default to the OCI format, which has no HEALTHCHECK.
+        build += ["--format", "docker"]
+    revision = git_revision()
+    if revision:
+        build += ["--build-arg", f"REVISION={revision}"]
     if stack.image.base_image:
         build += ["--build-arg", f"BASE_IMAGE={stack.image.base_image}"]
     build += ["-f", str(REPO_ROOT / stack.image.dockerfile), "-t", reference, str(REPO_ROOT)]
@@ -68,6 +74,18 @@ def commands(
         Command(build),
         Command([builder, "push", reference]),
     ]
+
+
+def git_revision() -> str:
+    """The checkout's commit, for the image's OCI revision label; empty outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 async def ecr_password(aws: Aws) -> str:

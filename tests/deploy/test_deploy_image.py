@@ -36,12 +36,14 @@ def test_dry_run_prints_the_commands(cli: Cli, aws: Clients) -> None:
     assert result.out.splitlines() == [
         "aws ecr get-login-password --region us-east-1 | buildah login --username AWS "
         f"--password-stdin {REGISTRY}",
-        "buildah build --platform linux/arm64 --build-arg BASE_IMAGE=python:3.12-slim "
+        "buildah build --platform linux/arm64 --format docker "
+        f"--build-arg REVISION={image.git_revision()} --build-arg BASE_IMAGE=python:3.12-slim "
         f"-f {ROOT / 'Dockerfile'} -t {REGISTRY}/hello-world:abc123 {ROOT}",
         f"buildah push {REGISTRY}/hello-world:abc123",
     ]
     # A dry run changes nothing.
     assert aws.ecr.describe_repositories()["repositories"] == []
+    assert len(image.git_revision()) == 40  # the label names the commit the image holds
 
 
 def test_push_logs_in_with_the_token_and_creates_the_repository(
