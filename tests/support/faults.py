@@ -3,7 +3,8 @@
 ``assert_nothing_lost`` reads every execution's history and each worker's own metrics, and
 checks that
 
-* every execution SUCCEEDED (its state machine retries the fleet's errors and timeouts);
+* every execution SUCCEEDED (its state machine retries the fleet's errors and timeouts),
+  except those the test stopped itself, which ended ABORTED;
 * every ActivityStarted was closed by ActivitySucceeded, ActivityFailed or ActivityTimedOut;
 * a task nobody worked on timed out within its heartbeat timeout of the fault, and the retry
   started within the retry interval after that (the *recovery time*);
@@ -55,7 +56,7 @@ class Attempt:
         """The outcome label the worker that took this task should have counted."""
         if self.end == "ActivitySucceeded":
             return "succeeded"
-        if self.end == "ActivityTimedOut":
+        if self.end in ("ActivityTimedOut", "ExecutionAborted"):
             return "cancelled"
         return OUTCOME_OF_ERROR.get(self.error or "", "failed")
 
@@ -166,6 +167,19 @@ async def attempts_of(sfn: Any, execution: str) -> list[Attempt]:
                 )
             )
             open_start = None
+        elif kind == "ExecutionAborted" and open_start is not None:
+            # StopExecution closes the running task with the execution.
+            out.append(
+                Attempt(
+                    execution=execution,
+                    worker=open_start.get("activityStartedEventDetails", {}).get("workerName"),
+                    started=open_start["timestamp"].timestamp(),
+                    ended=event["timestamp"].timestamp(),
+                    end=kind,
+                    error=None,
+                )
+            )
+            open_start = None
     assert open_start is None, f"{execution}: ActivityStarted left without an outcome"
     return out
 
@@ -179,6 +193,7 @@ async def assert_nothing_lost(
     retry_seconds: float,
     since: float | None = None,
     unseen: Mapping[str, int] | None = None,
+    stopped: Iterable[str] = (),
     slack: float = 1.5,
     timeout: float = 30.0,
     tokens: Iterable[str] = (),
@@ -193,20 +208,25 @@ async def assert_nothing_lost(
     worker could not have received (handed to a poll whose connection was gone).
     ``workers`` must be every worker that took part and reported; ``tokens`` the task
     tokens the service issued, none of which may appear in a worker's logs or metrics.
+    ``stopped`` are executions the test stopped itself: they must end ABORTED instead.
     """
     arns = list(executions)
+    aborted = set(stopped)
     done = await wait_done(sfn, arns, timeout=timeout)
     bad = {
-        arn: (d["status"], d.get("error")) for arn, d in done.items() if d["status"] != "SUCCEEDED"
+        arn: (d["status"], d.get("error"))
+        for arn, d in done.items()
+        if d["status"] != ("ABORTED" if arn in aborted else "SUCCEEDED")
     }
-    assert not bad, f"{len(bad)} of {len(arns)} executions did not succeed: {list(bad.items())[:5]}"
+    assert not bad, f"{len(bad)} of {len(arns)} executions ended badly: {list(bad.items())[:5]}"
 
     attempts: list[Attempt] = []
     recoveries: list[float] = []
     for arn in arns:
         mine = await attempts_of(sfn, arn)
-        assert mine, f"{arn}: succeeded without an activity task"
-        assert mine[-1].end == "ActivitySucceeded", f"{arn}: its last task did not succeed"
+        assert mine, f"{arn}: ended without an activity task"
+        last = "ExecutionAborted" if arn in aborted else "ActivitySucceeded"
+        assert mine[-1].end == last, f"{arn}: its last task ended {mine[-1].end}"
         for attempt, following in itertools.pairwise(mine):
             if attempt.end != "ActivityTimedOut":
                 continue
