@@ -296,6 +296,7 @@ def leaked_tokens(texts: Iterable[str], joined_tokens: str) -> list[str]:
     leaks = []
     for text in texts:
         for run in _TOKEN_RUN.findall(text):
-            if run in joined_tokens:
+            # Any 20 characters of a token, wherever the run of token characters starts.
+            if any(run[i : i + 20] in joined_tokens for i in range(len(run) - 19)):
                 leaks.append(run)
     return leaks
