@@ -121,7 +121,9 @@ async def test_the_endpoint_restarts_under_a_running_worker(
     name = unique("Restart")
     async with make_endpoint(lost_polls=lost_polls) as emu, client(emu.endpoint_url) as sfn:
         arn = await machine(sfn, name)
-        before = await start(sfn, arn, [{"sleep": 2.0}] * 6)
+        # These run through the outage, heartbeating; they finish after it (a result held
+        # up by an outage is the case of test_fault_reporting).
+        before = await start(sfn, arn, [{"sleep": 3.5}] * 6)
         async with fleet_process(
             tmp_path, SLEEPER.format(name=name), emu.endpoint_url,
             "--concurrency", "10", "--min-pollers", "4", "--max-pollers", "4",
@@ -140,7 +142,9 @@ async def test_the_endpoint_restarts_under_a_running_worker(
             back_at = time.time()
             after = await start(sfn, arn, [{}] * 8)
             emu.options.long_poll_seconds = 1.0
-            await wait_completed(worker, name, 14, timeout=30)
+            await worker.wait_for(
+                "fleet_tasks_completed_total", 14, timeout=45, activity=name, outcome="succeeded"
+            )
             report = await stop(worker)
         lost = emu.stats.tasks_handed_to_closed_polls
         ledger = await assert_nothing_lost(
@@ -171,7 +175,9 @@ async def test_the_endpoint_restarts_under_a_running_worker(
     else:
         assert lost == 0
         assert ledger.timeouts == 0
-    assert reconnected < 5.0  # the poll backoff after an outage of 1 s
+    # Polls back off with full jitter, capped at 30 s; after 1 s down the median wait is
+    # ~0.5 s, but the failures of all pollers add up, so the tail is long (docs).
+    assert reconnected < 30 + 1.0
     numbers = {
         "lost": lost,
         "first_started_after_restart": round(first_started, 2),
