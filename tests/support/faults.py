@@ -137,7 +137,11 @@ class Ledger:
             "retries": self.retries,
             "timeouts": self.timeouts,
             "failed_by_error": dict(errors),
-            "max_recovery_seconds": round(max(self.recoveries), 2) if self.recoveries else None,
+            "recovery_seconds_min_max": (
+                [round(min(self.recoveries), 2), round(max(self.recoveries), 2)]
+                if self.recoveries
+                else None
+            ),
             "workers": self.workers,
         }
 
