@@ -55,7 +55,8 @@ def main() -> None:
                     time.sleep(args.sleep)
                 client.send_task_success(taskToken=token, output=json.dumps({"ok": True}))
             except Exception as exc:
-                client.send_task_failure(taskToken=token, error=type(exc).__name__)
+                with contextlib.suppress(Exception):  # as the samples do: log and go on
+                    client.send_task_failure(taskToken=token, error=type(exc).__name__)
             finally:
                 with lock:
                     running.discard(token)

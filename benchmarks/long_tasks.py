@@ -50,7 +50,7 @@ def measure(kind: str, tasks: int, seconds: float, heartbeat: int) -> dict[str, 
                 peak = max(peak, worker.rss())
                 if all_in_flight_after is None and stats["tasks_handed_out"] >= tasks:
                     all_in_flight_after = time.monotonic() - began
-                if stats["requests"].get("SendTaskSuccess", 0) >= tasks:
+                if stats["executions_started"] >= tasks and stats["open_executions"] == 0:
                     break
                 if time.monotonic() - began > seconds * 4 + 120:
                     raise RuntimeError(f"{kind} did not finish: {stats}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
-from support.worker import REGION, client
+from support.worker import client
 
 from fleet.emulator import Emulator, EmulatorOptions
 
@@ -16,17 +17,11 @@ FAST = {"long_poll_seconds": 1.0}
 
 
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Dummy credentials and no shared AWS files, so nothing can reach a real account."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def aws_env(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials (the top-level fixture), and no FLEET_ settings or ECS agent leaking
+    in from the environment the tests run in."""
     monkeypatch.delenv("ECS_AGENT_URI", raising=False)
-    for key in [k for k in __import__("os").environ if k.startswith("FLEET_")]:
+    for key in [k for k in os.environ if k.startswith("FLEET_")]:
         monkeypatch.delenv(key)
 
 

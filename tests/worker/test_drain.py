@@ -33,6 +33,21 @@ def statuses(done: dict[str, dict[str, Any]]) -> set[str]:
     return {d["status"] for d in done.values()}
 
 
+async def finish_elsewhere(
+    endpoint_url: str, sfn: Any, activities: list[str], arns: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Run a second worker (no waiting on any attempt) until every execution has ended."""
+    second = Fleet()
+    for name in activities:
+
+        @second.activity(name)
+        async def finish(task: Task) -> dict[str, Any]:
+            return {"attempt": task.attempt}
+
+    async with running_worker(second, endpoint_url):
+        return await wait_done(sfn, arns, timeout=30)
+
+
 async def test_sigterm_lets_running_tasks_finish_and_loses_nothing(
     tmp_path: Path, endpoint: Emulator, sfn: Any
 ) -> None:
@@ -56,14 +71,7 @@ async def test_sigterm_lets_running_tasks_finish_and_loses_nothing(
     logs = worker.logs()
     assert any("draining" in entry["message"] for entry in logs)
 
-    second = Fleet()
-
-    @second.activity(name)
-    async def finish(task: Task) -> dict[str, Any]:
-        return {"attempt": task.attempt}
-
-    async with running_worker(second, endpoint.endpoint_url):
-        done = await wait_done(sfn, arns, timeout=30)
+    done = await finish_elsewhere(endpoint.endpoint_url, sfn, [name], arns)
     assert statuses(done) == {"SUCCEEDED"}
     on_first = 0
     for arn in arns:
@@ -101,14 +109,7 @@ async def test_tasks_past_the_budget_are_failed_back_and_finish_elsewhere(
     assert status == 0
     assert 1.5 < took < 3 + 1.0  # waited for the reserve, then failed back and left
 
-    second = Fleet()
-
-    @second.activity(name)
-    async def finish(task: Task) -> dict[str, Any]:
-        return {"attempt": task.attempt}
-
-    async with running_worker(second, endpoint.endpoint_url):
-        done = await wait_done(sfn, arns, timeout=30)
+    done = await finish_elsewhere(endpoint.endpoint_url, sfn, [name], arns)
     assert statuses(done) == {"SUCCEEDED"}
     for arn in arns:
         events = await history(sfn, arn)
@@ -140,14 +141,7 @@ async def test_a_second_signal_skips_to_the_fail_back(
         took = time.monotonic() - sent
     assert status == 0
     assert took < 2.0  # not the 55 s the first signal allowed
-    second = Fleet()
-
-    @second.activity(name)
-    async def finish(task: Task) -> None:
-        return None
-
-    async with running_worker(second, endpoint.endpoint_url):
-        done = await wait_done(sfn, arns, timeout=30)
+    done = await finish_elsewhere(endpoint.endpoint_url, sfn, [name], arns)
     assert statuses(done) == {"SUCCEEDED"}
 
 
@@ -198,18 +192,9 @@ async def test_lost_poll_mode_the_drain_loses_nothing_where_cancelled_polls_do(
                 assert await worker.exit_status(timeout=10) == 0
             assert emu.stats.tasks_handed_to_closed_polls == lost  # none lost by the drain
 
-            second = Fleet()
-
-            @second.activity(name)
-            async def careful(task: Task) -> None:
-                return None
-
-            @second.activity(naive_name)
-            async def naive(task: Task) -> None:
-                return None
-
-            async with running_worker(second, emu.endpoint_url):
-                done = await wait_done(sfn, runs + naive_runs, timeout=30)
+            done = await finish_elsewhere(
+                emu.endpoint_url, sfn, [name, naive_name], runs + naive_runs
+            )
             assert statuses(done) == {"SUCCEEDED"}
             for arn in runs:
                 events = await history(sfn, arn)
