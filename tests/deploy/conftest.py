@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,45 +10,14 @@ from typing import Any
 import pytest
 from aiobotocore.client import AioBaseClient
 from deploy_support import MOTO_RUNNING_TASKS, REGION, Cli, Clients, Network
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from support.moto import moto_server as run_moto
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """A moto server in a subprocess (its own warnings and GIL), shared by the session."""
-    port = _free_port()
-    env = dict(os.environ, MOTO_ECS_SERVICE_RUNNING=str(MOTO_RUNNING_TASKS))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.05)
-    try:
+    with run_moto(MOTO_ECS_SERVICE_RUNNING=str(MOTO_RUNNING_TASKS)) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import pytest
 from reliability_support import SLEEPER, stop
 from support.faults import leaked_tokens
 from support.fleet_process import FleetProcess, fleet_process
-from support.process import free_port
+from support.moto import moto_server
 from support.worker import client, create_machine, unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,28 +108,8 @@ def test_the_image_runs_as_a_non_root_user() -> None:
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     """A moto server in a subprocess, for deploy to apply stacks to."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.05)
-    try:
+    with moto_server() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def apply(url: str, stack_file: Path, *overrides: str) -> None:
