@@ -93,8 +93,7 @@ def main() -> None:
             profile.disable()
             result["seconds"] = time.perf_counter() - began
             result["cpu"] = time.process_time() - cpu
-            sup.drain("profiled")
-            sup.drain("profiled")
+            sup.drain("profiled", immediate=True)
 
         anyio.run(lambda: serve(app, settings, on_started=measure))
     stats = pstats.Stats(profile)

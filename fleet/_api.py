@@ -41,11 +41,8 @@ THROTTLING_CODES = frozenset(
 #: Codes that mean the task is gone: the execution stopped, timed out or the token is not valid.
 TASK_GONE_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
+#: The calls that go through aioboto3 (start-up only; the per-task ones go over the wire).
 _METHODS = {
-    "GetActivityTask": "get_activity_task",
-    "SendTaskSuccess": "send_task_success",
-    "SendTaskFailure": "send_task_failure",
-    "SendTaskHeartbeat": "send_task_heartbeat",
     "DescribeActivity": "describe_activity",
     "ListActivities": "list_activities",
 }
@@ -115,8 +112,8 @@ def classify(exc: BaseException) -> tuple[Outcome, str, str]:
 class Api:
     """The Step Functions calls the worker makes.
 
-    The per-task calls go over ``task_calls`` when given (see ``fleet._wire``); the rest, and
-    all of them without it, over the aiobotocore ``client``.
+    The per-task calls go over ``task_calls`` (see ``fleet._wire``); the start-up calls over
+    the aiobotocore ``client``.
     """
 
     def __init__(
@@ -124,7 +121,7 @@ class Api:
         client: Any,
         metrics: Metrics,
         *,
-        task_calls: TaskCalls | None = None,
+        task_calls: TaskCalls,
         call_timeout: float = 15.0,
     ) -> None:
         self._client = client
@@ -143,7 +140,7 @@ class Api:
         outcome: Outcome = "ok"
         try:
             response: Mapping[str, Any]
-            if self._task_calls is not None and operation in OPERATIONS:
+            if operation in OPERATIONS:
                 # aiohttp's total timeout bounds the attempt; a second deadline would only
                 # cost a cancel scope per call on the hottest path.
                 response = await self._task_calls.call(operation, params, limit)

@@ -98,9 +98,9 @@ def _demo_parser(sub: Any) -> None:
     parser.add_argument(
         "--executions",
         type=_positive_int,
-        default=100,
+        default=None,
         metavar="N",
-        help="stop scheduling after N executions (default 100)",
+        help="stop scheduling after N executions (default 100, or none with --duration)",
     )
     parser.add_argument(
         "--duration",
@@ -201,12 +201,12 @@ def _demo(args: argparse.Namespace) -> int:
     from fleet._demo import Demo, DemoOptions
 
     options = DemoOptions(
-        every=args.every, batch=args.batch, executions=args.executions, duration=args.duration,
+        every=args.every, batch=args.batch, duration=args.duration,
+        # With neither a count nor a duration, 100 executions; with only a duration, no count.
+        executions=args.executions if args.executions or args.duration else 100,
         work_seconds=args.work_seconds, fail_rate=args.fail_rate, concurrency=args.concurrency,
         metrics_port=args.metrics_port, long_poll_seconds=args.long_poll_seconds,
     )  # fmt: skip
-    if args.duration is not None and "--executions" not in sys.argv:
-        options.executions = None
     demo = Demo(options, Console())
     return anyio.run(demo.run)
 

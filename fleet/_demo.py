@@ -23,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from fleet._loadtest import percentiles
-from fleet._metrics import Metrics
+from fleet._metrics import TASK_OUTCOMES, Metrics
 from fleet._settings import Settings
 from fleet._supervisor import Supervisor
 from fleet.emulator import Emulator, EmulatorOptions
@@ -238,8 +238,7 @@ class Demo:
                 "fleet_tasks_completed_total", {"activity": ACTIVITY, "outcome": outcome}
             )
             or 0.0
-            for outcome in ("succeeded", "failed", "cancelled", "drained", "interrupted",
-                            "unreported")
+            for outcome in TASK_OUTCOMES
         )  # fmt: skip
 
     async def _display(self) -> None:
@@ -284,8 +283,7 @@ class Demo:
         table.add_row("executions started", str(p.started))
         for status in STATUSES:
             table.add_row(f"executions {status.lower()}", str(p.statuses.get(status, 0)))
-        for outcome in ("succeeded", "failed", "cancelled", "drained", "interrupted",
-                        "unreported"):  # fmt: skip
+        for outcome in TASK_OUTCOMES:  # fmt: skip
             value = self.metrics.registry.get_sample_value(
                 "fleet_tasks_completed_total", {"activity": ACTIVITY, "outcome": outcome}
             )

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 
@@ -142,15 +141,3 @@ class RunningTask:
     def _gone(self, code: str) -> None:
         self.gone_code = code
         self.cancel("task_gone")
-
-
-def describe(task: RunningTask) -> dict[str, Any]:
-    """A loggable description of a running task (no token)."""
-    return {
-        "activity": task.runtime.name,
-        "token": task.token_hash,
-        "running_seconds": round(anyio.current_time() - task.received_at, 3),
-    }
-
-
-Callback = Callable[[RunningTask], None]

@@ -101,7 +101,6 @@ class Supervisor:
         self._hard_deadline = float("inf")
         self._failback_at = float("inf")
         self._tasks_tg: anyio.abc.TaskGroup | None = None
-        self._outstanding_at_exit = 0
         metrics.snapshot = self.snapshot
 
     # -- state the other parts read -------------------------------------------------------
@@ -171,8 +170,11 @@ class Supervisor:
 
     # -- requests from outside ------------------------------------------------------------
 
-    def drain(self, reason: str) -> None:
-        """Begin the drain, or skip to the fail-back if it has begun. Safe to call repeatedly."""
+    def drain(self, reason: str, *, immediate: bool = False) -> None:
+        """Begin the drain, or skip to the fail-back if it has begun. Safe to call repeatedly.
+
+        ``immediate`` skips straight to the fail-back, as a second request would.
+        """
         now = anyio.current_time()
         if self.mode in (Mode.RUNNING, Mode.STOPPING):
             self._hard_deadline = now + self.settings.drain_seconds
@@ -195,6 +197,8 @@ class Supervisor:
                 "second stop request: failing back running tasks now", extra={"reason": reason}
             )
             self._failback_at = now
+        if immediate:
+            self._failback_at = now
         self._stop_requested.set()
         self.changed()
 
@@ -214,8 +218,7 @@ class Supervisor:
         if self.fatal is None:
             self.fatal = exc
             _log.error("fatal: %s", exc)
-        self.drain("fatal error")
-        self.drain("fatal error")
+        self.drain("fatal error", immediate=True)
 
     # -- notifications from pollers and tasks ----------------------------------------------
 

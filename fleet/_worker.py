@@ -18,6 +18,7 @@ from aiobotocore.config import AioConfig
 
 from fleet._api import Api, ApiError
 from fleet._app import Activity, Fleet
+from fleet._arn import partition
 from fleet._emf import publish
 from fleet._errors import ConfigurationError
 from fleet._http import make_app, serve_http
@@ -49,15 +50,6 @@ def client_config(settings: Settings, activities: int) -> AioConfig:
         parameter_validation=False,
         tcp_keepalive=True,
     )
-
-
-def partition(region: str) -> str:
-    """The ARN partition of ``region``."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 async def resolve_arns(

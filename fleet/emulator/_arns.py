@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from fleet._arn import partition
 from fleet.emulator._errors import ApiError, invalid_arn
 
 DEFAULT_REGION = "us-east-1"
@@ -13,15 +14,6 @@ DEFAULT_REGION = "us-east-1"
 _BAD_NAME = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _ACCOUNT = re.compile(r"\d{12}")
-
-
-def partition(region: str) -> str:
-    """The ARN partition that holds `region`."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def build(region: str, account: str, kind: str, *names: str) -> str:
