@@ -28,7 +28,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from support.fleet_process import FleetProcess, Samples
+from support.fleet_process import FleetProcess
+from support.process import Samples, samples_of
 from support.worker import history, wait_done
 
 CLOSING = frozenset({"ActivitySucceeded", "ActivityFailed", "ActivityTimedOut"})
@@ -81,11 +82,7 @@ class WorkerReport:
     @classmethod
     def of_registry(cls, name: str, registry: CollectorRegistry) -> WorkerReport:
         """The report of a worker running in the test's process."""
-        samples: Samples = {}
-        for family in registry.collect():
-            for sample in family.samples:
-                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-        return cls(name, samples)
+        return cls(name, samples_of(registry.collect()))
 
     def total(self, metric: str, **labels: str) -> float:
         """The sum of ``metric`` over every series whose labels include ``labels``."""

@@ -10,24 +10,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import anyio
-from prometheus_client.parser import text_string_to_metric_families
 
-from support.process import WorkerProcess, free_port
+from support.process import Samples, WorkerProcess, free_port, parse_samples
 
 TESTS = Path(__file__).resolve().parents[1]
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def parse_samples(text: str) -> Samples:
-    """Prometheus text as {(sample name, sorted labels): value}."""
-    out: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out[(sample.name, tuple(sorted(sample.labels.items())))] = float(sample.value)
-    return out
 
 
 class FleetProcess(WorkerProcess):
@@ -45,12 +32,6 @@ class FleetProcess(WorkerProcess):
         if not self.metrics_file.exists():
             return None
         return parse_samples(self.metrics_file.read_text())
-
-    async def scrape(self) -> Samples:
-        """The live metrics, over HTTP as Prometheus reads them."""
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{self.port}/metrics") as response:
-                return parse_samples(await response.text())
 
     async def sample(self, name: str, **labels: str) -> float:
         """One live sample (0 when the series does not exist yet)."""

@@ -14,6 +14,32 @@ from typing import Any
 import aiohttp
 import anyio
 from anyio.abc import Process
+from prometheus_client.parser import text_string_to_metric_families
+
+#: Metric samples keyed by (sample name, sorted labels).
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples_of(families: Any) -> Samples:
+    """Metric families (parsed text, or a registry's ``collect()``) as ``Samples``."""
+    out: Samples = {}
+    for family in families:
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = float(sample.value)
+    return out
+
+
+def parse_samples(text: str) -> Samples:
+    """Prometheus text as ``Samples``."""
+    return samples_of(text_string_to_metric_families(text))
+
+
+async def scrape(port: int) -> Samples:
+    """A worker's live metrics, read over HTTP from its listener as Prometheus reads them."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+            return parse_samples(await response.text())
+
 
 APP_SOURCE = """
 import anyio
@@ -46,17 +72,16 @@ class WorkerProcess:
         self.port = port
         self.lines: list[str] = []
 
-    async def metric(self, name: str, **labels: str) -> float:
-        from prometheus_client.parser import text_string_to_metric_families
+    async def scrape(self) -> Samples:
+        """The live metrics, over HTTP as Prometheus reads them."""
+        return await scrape(self.port)
 
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{self.port}/metrics") as response:
-                text = await response.text()
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and sample.labels == labels:
-                    return float(sample.value)
-        raise KeyError(name)
+    async def metric(self, name: str, **labels: str) -> float:
+        """One live sample; KeyError when the series does not exist."""
+        try:
+            return (await self.scrape())[(name, tuple(sorted(labels.items())))]
+        except KeyError:
+            raise KeyError(name) from None
 
     async def wait_ready(self, timeout: float = 20.0) -> None:
         with anyio.fail_after(timeout):

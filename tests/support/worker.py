@@ -6,18 +6,17 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aioboto3
-import aiohttp
 import anyio
-from prometheus_client.parser import text_string_to_metric_families
 
 from fleet import Fleet, Settings
 from fleet._metrics import Metrics
 from fleet._supervisor import Supervisor
 from fleet._worker import serve
+from support.process import Samples, scrape
 
 REGION = "us-east-1"
 RETRY_FLEET = {
@@ -134,23 +133,14 @@ class Worker:
     sup: Supervisor | None = None
     port: int = 0
     status: int | None = None
-    max_in_flight: int = 0
-    samples: list[int] = field(default_factory=list)
 
     def value(self, name: str, **labels: str) -> float:
         found = self.metrics.registry.get_sample_value(name, labels)
         return 0.0 if found is None else found
 
-    async def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async def scrape(self) -> Samples:
         """Read /metrics over HTTP, as Prometheus would."""
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{self.port}/metrics") as response:
-                text = await response.text()
-        out = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-        return out
+        return await scrape(self.port)
 
 
 def worker_settings(endpoint_url: str, **overrides: Any) -> Settings:
