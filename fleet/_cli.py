@@ -1,4 +1,4 @@
-"""The ``fleet`` command line: ``run``, ``emulator``, ``demo`` and ``loadtest``."""
+"""The ``fleet`` command line: ``run``, ``emulator``, ``demo``, ``loadtest`` and ``executions``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from fleet import _executions
 from fleet._errors import ConfigurationError
 from fleet._version import __version__
 
@@ -259,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _run_parser(sub)
     _demo_parser(sub)
     _loadtest_parser(sub)
+    _executions.add_parser(sub)
     sub.add_parser(
         "emulator", help="serve the Step Functions API locally (see fleet emulator --help)"
     )
@@ -273,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(parsed)
         if parsed.command == "loadtest":
             return _loadtest(parsed)
+        if parsed.command == "executions":
+            return _executions.run(parsed)
     except ConfigurationError as exc:
         print(f"fleet: error: {exc}", file=sys.stderr)
         return 2

@@ -73,6 +73,7 @@ class PollerGroup:
             self._tg = tg
             for _ in range(self.target):
                 self._spawn()
+            self._sup.changed()  # readiness counts running pollers: say so now, not at 1st poll
         self._tg = None
 
     def limit_polls(self, deadline: float) -> None:

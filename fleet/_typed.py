@@ -7,7 +7,8 @@ A handler may take the task's input as a model instead of (or besides) the ``Tas
 
 The input is validated before the handler runs; invalid input fails the task with
 ``Fleet.InvalidInput`` and pydantic's message as the cause. A model returned is sent as its
-JSON form. The wrapping happens once, when the handler is registered.
+JSON form (annotate the return type). The wrapping happens once, when the handler is
+registered.
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ def _plan(handler: Callable[..., Any]) -> tuple[list[str], type[pydantic.BaseMod
     return roles, model
 
 
+def _returns_model(handler: Callable[..., Any]) -> bool:
+    try:
+        hints = typing.get_type_hints(handler)
+    except Exception:
+        return False
+    return _model_of(hints.get("return")) is not None
+
+
 def validate(model: type[pydantic.BaseModel], value: Any) -> pydantic.BaseModel:
     """``value`` as ``model``; raises TaskFailure(Fleet.InvalidInput, message) when invalid."""
     try:
@@ -83,13 +92,15 @@ def to_json_value(value: Any) -> Any:
 def wrap(handler: Callable[..., Any]) -> Callable[[Task], Any]:
     """The handler as the runtime calls it: with the Task alone, models validated and dumped.
 
-    A handler whose parameters name no model is returned unchanged unless it may return one,
-    in which case only the return value is converted. Raises TypeError for a signature that
-    mixes a model with parameters the runtime cannot fill.
+    A handler with no model among its parameters and return annotation is returned
+    unchanged; one that only returns a model has only its return value converted. Raises
+    TypeError for a signature that mixes a model with parameters the runtime cannot fill.
     """
     if getattr(handler, _WRAPPED, False):
         return handler
     plan = _plan(handler)
+    if plan is None and not _returns_model(handler):
+        return handler  # a plain handler: nothing to validate or convert, no extra frame
     if plan is None:
         call: Callable[[Task], Any] = handler
     else:

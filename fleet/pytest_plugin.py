@@ -54,13 +54,13 @@ def fleet_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fleet_emulator_options() -> EmulatorOptions:
-    """The local endpoint's options: AWS's behaviour, but empty long polls are held 1 s.
+    """The local endpoint's options: AWS's behaviour, but empty long polls are held 0.5 s.
 
     Short polls let a worker stop quickly at the end of a test.
     """
     from fleet.emulator import EmulatorOptions
 
-    return EmulatorOptions(long_poll_seconds=1.0)
+    return EmulatorOptions(long_poll_seconds=0.5)
 
 
 @pytest.fixture
