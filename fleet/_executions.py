@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from fleet._client import add_client_flags
 from fleet._errors import ConfigurationError
+from fleet._timeline import rows
 
 CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 STATUSES = ("RUNNING", *CLOSED, "PENDING_REDRIVE")
@@ -194,48 +195,18 @@ def _history(client: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 def timeline(events: list[dict[str, Any]]) -> list[str]:
     """An execution's events as readable lines: offset, type, state, durations, error, cause."""
-    if not events:
-        return []
-    first = events[0]["timestamp"]
-    state_of: dict[int, str] = {}
-    opened: dict[tuple[str, str], datetime] = {}
     lines: list[str] = []
     last_cause = ""
-    width = max(len(e["type"]) for e in events)
-    for event in events:
-        kind, at = event["type"], event["timestamp"]
-        details = _details(event)
-        state = details.get("name") if "StateEntered" in kind or "StateExited" in kind else None
-        if state is None:
-            state = state_of.get(event.get("previousEventId", 0), "")
-        if kind.startswith("Execution"):
-            state = ""
-        state_of[event["id"]] = state
-        notes = []
-        if kind.endswith("StateEntered"):
-            opened[("state", state)] = at
-        elif kind.endswith("StateExited") and ("state", state) in opened:
-            notes.append(f"in state {_seconds(at - opened.pop(('state', state)))}")
-        elif kind.endswith("Scheduled"):
-            opened[("scheduled", state)] = at
-        elif kind.endswith("Started") and ("scheduled", state) in opened:
-            notes.append(f"waited {_seconds(at - opened.pop(('scheduled', state)))}")
-            opened[("started", state)] = at
-            if details.get("workerName"):
-                notes.append(f"worker {details['workerName']}")
-        elif (
-            ("started", state) in opened
-            and kind.startswith(("Activity", "Task", "Lambda"))
-            and (kind.endswith(("Succeeded", "Failed", "TimedOut")))
-        ):
-            notes.append(f"ran {_seconds(at - opened.pop(('started', state)))}")
-        if kind.startswith("Execution") and kind != "ExecutionStarted":
-            notes.append(f"after {_seconds(at - first)}")
-        if details.get("error"):
-            notes.append(f"error {details['error']}")
-        line = f"{_seconds(at - first, sign=True):>10}  {kind:<{width}}  {state:<16}  "
+    width = max((len(e["type"]) for e in events), default=0)
+    for row in rows(events):
+        notes = [f"{kind} {seconds:.3f}s" for kind, seconds in row.durations.items()]
+        if row.worker and row.type.endswith("Started"):
+            notes.append(f"worker {row.worker}")
+        if row.error:
+            notes.append(f"error {row.error}")
+        line = f"{f'+{row.offset:.3f}s':>10}  {row.type:<{width}}  {row.state:<16}  "
         lines.append((line + "  ".join(notes)).rstrip())
-        cause = str(details.get("cause") or "").rstrip()
+        cause = (row.cause or "").rstrip()
         if cause:
             shown = "(as above)" if cause == last_cause else _indent(cause, 19)
             lines.append(" " * 12 + "cause: " + shown)
@@ -243,16 +214,8 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _details(event: dict[str, Any]) -> dict[str, Any]:
-    for key, value in event.items():
-        if key.endswith("EventDetails") and isinstance(value, dict):
-            return value
-    return {}
-
-
-def _seconds(delta: Any, sign: bool = False) -> str:
-    seconds = delta.total_seconds()
-    return f"{'+' if sign else ''}{seconds:.3f}s"
+def _seconds(delta: Any) -> str:
+    return f"{delta.total_seconds():.3f}s"
 
 
 def _when(moment: datetime) -> str:

@@ -11,6 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from fleet._timeline import IN_STATE, RAN, WAITED, rows
+
 #: Histogram bucket upper bounds in seconds: 1-2-5 steps from 1 ms to 1 hour, then +Inf.
 BUCKETS: tuple[float, ...] = (
     *(round(m * 10.0**e, 6) for e in range(-3, 4) for m in (1, 2, 5)),
@@ -118,35 +120,16 @@ def state_times(histories: list[list[dict[str, Any]]]) -> StateTimes:
     """
     times = StateTimes(defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(int))
     for events in histories:
-        state_of: dict[int, str] = {}
-        opened: dict[tuple[str, str], float] = {}
-        for event in events:
-            kind = event["type"]
-            at = event["timestamp"].timestamp()
-            details: dict[str, Any] = next(
-                (v for k, v in event.items() if k.endswith("EventDetails")), {}
-            )
-            if kind.endswith(("StateEntered", "StateExited")):
-                state = str(details.get("name", ""))
-            else:
-                state = state_of.get(event.get("previousEventId", 0), "")
-            state_of[event["id"]] = state
-            if kind.endswith("StateEntered"):
-                opened[("in", state)] = at
-            elif kind.endswith("StateExited") and ("in", state) in opened:
-                times.in_state[state].append(at - opened.pop(("in", state)))
-            elif kind.endswith("Scheduled"):
-                opened[("scheduled", state)] = at
-            elif kind.endswith("Started") and ("scheduled", state) in opened:
-                times.schedule_to_start[state].append(at - opened.pop(("scheduled", state)))
-                opened[("run", state)] = at
-            elif kind.endswith(("Succeeded", "Failed", "TimedOut")) and ("run", state) in opened:
-                times.task_run[state].append(at - opened.pop(("run", state)))
-            if kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
-                name = details.get("error") or {
+        for row in rows(events):
+            for kind, into in ((IN_STATE, times.in_state), (WAITED, times.schedule_to_start),
+                               (RAN, times.task_run)):  # fmt: skip
+                if kind in row.durations:
+                    into[row.state].append(row.durations[kind])
+            if row.type in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+                name = row.error or {
                     "ExecutionTimedOut": "States.Timeout", "ExecutionAborted": "Aborted",
-                }.get(kind, "unknown")  # fmt: skip
-                times.errors[str(name)] += 1
+                }.get(row.type, "unknown")  # fmt: skip
+                times.errors[name] += 1
     return times
 
 
