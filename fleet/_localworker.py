@@ -112,6 +112,7 @@ class LocalWorker:
                 loop.call_soon_threadsafe(sup.stop, "the test finished")
         if self._thread is not None:
             self._thread.join(_STOP_SECONDS)
+        self.client.close()
         return self.status
 
     def _main(self) -> None:
