@@ -163,3 +163,12 @@ def test_a_synchronous_test_can_use_anyio_run() -> None:
         return int(task.input) * 2
 
     assert anyio.run(TaskEnvironment().run, double, 21) == 42
+
+
+def test_the_module_docstring_example_runs() -> None:
+    import doctest
+
+    import fleet.testing
+
+    failed, attempted = doctest.testmod(fleet.testing)
+    assert (failed, attempted > 0) == (0, True)
