@@ -71,7 +71,9 @@ class Fleet:
         call a rate-limited API. A handler may take its input as a pydantic model (see
         ``fleet._typed``); the input is then validated before it runs.
 
-        Raises ValueError for a bad name, ARN or number, or an activity registered twice.
+        Raises ValueError for a bad name, ARN, number or rate limit, or an activity registered
+        twice; the decorator raises TypeError for a handler whose parameters mix a model with
+        ones the runtime cannot fill.
         """
         arn_match = _ARN.match(name_or_arn)
         name = arn_match.group("name") if arn_match else name_or_arn

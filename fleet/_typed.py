@@ -66,12 +66,19 @@ def _plan(handler: Callable[..., Any]) -> tuple[list[str], type[pydantic.BaseMod
     return roles, model
 
 
+def _mentions_model(annotation: Any) -> bool:
+    """True for a model, or a type built of one: ``list[Receipt]``, ``Receipt | None``..."""
+    if _model_of(annotation) is not None:
+        return True
+    return any(_mentions_model(arg) for arg in typing.get_args(annotation))
+
+
 def _returns_model(handler: Callable[..., Any]) -> bool:
     try:
         hints = typing.get_type_hints(handler)
     except Exception:
         return False
-    return _model_of(hints.get("return")) is not None
+    return _mentions_model(hints.get("return"))
 
 
 def validate(model: type[pydantic.BaseModel], value: Any) -> pydantic.BaseModel:
@@ -83,9 +90,13 @@ def validate(model: type[pydantic.BaseModel], value: Any) -> pydantic.BaseModel:
 
 
 def to_json_value(value: Any) -> Any:
-    """A handler's return value with pydantic models turned into their JSON form."""
+    """A handler's return value with its pydantic models, also in lists and dicts, as JSON."""
     if isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [to_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_json_value(item) for key, item in value.items()}
     return value
 
 

@@ -123,6 +123,7 @@ def test_stop_a_running_execution(fleet_worker: type[LocalWorker],
     assert (result.status, result.error, result.cause) == ("ABORTED", "Ops.Stop", "not needed")
 
 
+@pytest.mark.slow
 def test_mistakes_get_one_line_and_exit_2(
     fleet_endpoint: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -188,6 +188,7 @@ def test_failures_and_latency_cross_thresholds_and_make_html(
         assert external not in page
 
 
+@pytest.mark.slow
 async def test_a_rate_the_start_calls_cannot_reach_is_explained(aws_credentials: None) -> None:
     # Every call takes 0.3 s: 64 calls in flight start at most ~213 per second, not 500.
     async with Emulator(EmulatorOptions(latency_seconds=0.3)) as emu:

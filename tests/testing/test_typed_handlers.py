@@ -59,6 +59,29 @@ async def test_invalid_input_fails_before_the_handler_runs() -> None:
     assert ran == []
 
 
+async def test_models_inside_what_is_returned_are_serialised_too() -> None:
+    async def split(task: Task) -> list[Receipt]:
+        return [Receipt(order_id=f"{task.input}-{n}", charged=n) for n in (1, 2)]
+
+    async def nothing(task: Task) -> Receipt | None:
+        return None
+
+    assert await TaskEnvironment().run(split, "C") == [
+        {"order_id": "C-1", "charged": 1.0},
+        {"order_id": "C-2", "charged": 2.0},
+    ]
+    assert await TaskEnvironment().run(nothing, {}) is None
+
+
+async def test_plain_handlers_are_left_as_they_are() -> None:
+    from fleet._typed import wrap
+
+    async def plain(task: Task) -> dict[str, int]:
+        return {"n": 1}
+
+    assert wrap(plain) is plain  # no extra frame in its tracebacks
+
+
 def test_signatures_the_runtime_cannot_fill_are_refused_at_registration() -> None:
     other = Fleet()
     with pytest.raises(TypeError, match="more than one model"):
