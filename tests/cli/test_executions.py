@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -31,8 +32,8 @@ def fleet(capsys: pytest.CaptureFixture[str], endpoint: str, *args: str) -> tupl
 
 
 @pytest.fixture
-def machine(fleet_worker: type[LocalWorker]) -> tuple[LocalWorker, str]:
-    worker = fleet_worker(app)  # type: ignore[call-arg]
+def machine(fleet_worker: Callable[..., LocalWorker]) -> tuple[LocalWorker, str]:
+    worker = fleet_worker(app)
     arn = worker.create_state_machine(
         {"StartAt": "Greet", "States": {
             "Greet": {"Type": "Task", "Resource": worker.activity_arn("Greet"), "Next": "Done"},
@@ -101,14 +102,14 @@ def test_list_describe_and_json(
     assert (described["status"], described["error"]) == ("FAILED", "ValueError")
 
 
-def test_stop_a_running_execution(fleet_worker: type[LocalWorker],
+def test_stop_a_running_execution(fleet_worker: Callable[..., LocalWorker],
                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     idle = Fleet()
 
     @idle.activity("Never")
     async def never(task: Task) -> None: ...
 
-    worker = fleet_worker(idle)  # type: ignore[call-arg]
+    worker = fleet_worker(idle)
     worker.stop()  # nobody polls: the execution waits in its Task state
     machine = worker.create_state_machine(
         {"StartAt": "W", "States": {"W": {"Type": "Task", "Resource":

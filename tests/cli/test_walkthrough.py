@@ -79,6 +79,15 @@ def test_the_readme_test_examples_pass(tmp_path: Path) -> None:
     assert len(tests) == 2
     (tmp_path / "test_handlers.py").write_text(tests[0])
     (tmp_path / "test_integration.py").write_text(tests[1])
+    # And an async test using the plugin's endpoint beside its worker.
+    (tmp_path / "test_async.py").write_text(
+        "from greeter import app\n\n\n"
+        "async def test_async(emulator, fleet_worker):\n"
+        "    worker = fleet_worker(app)\n"
+        "    assert worker.endpoint_url == emulator.endpoint_url\n"
+        "    result = worker.run_activity('Greet', {'who': 'Bo'})\n"
+        "    assert result.output == {'greeting': 'Hello, Bo'}\n"
+    )
     assert len(tests[1].strip().splitlines()) < 15  # a whole integration test, imports included
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
@@ -87,4 +96,4 @@ def test_the_readme_test_examples_pass(tmp_path: Path) -> None:
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(tmp_path)},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    assert "5 passed" in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 
@@ -59,14 +60,16 @@ async def test_empty_polls_cost_nothing() -> None:
     assert clock.now == 100.0
 
 
-def test_a_worker_starts_tasks_no_faster_than_the_limit(fleet_worker: type[LocalWorker]) -> None:
+def test_a_worker_starts_tasks_no_faster_than_the_limit(
+    fleet_worker: Callable[..., LocalWorker],
+) -> None:
     app = Fleet()
 
     @app.activity("Limited", rate_limit="5/s", concurrency=8)
     async def limited(task: Task) -> int:
         return int(task.input)
 
-    worker = fleet_worker(app, min_pollers=4, max_pollers=8)  # type: ignore[call-arg]
+    worker = fleet_worker(app, min_pollers=4, max_pollers=8)
     machine = worker.create_state_machine(
         {"StartAt": "L", "States": {"L": {"Type": "Task", "Resource":
                                           worker.activity_arn("Limited"), "End": True}}}

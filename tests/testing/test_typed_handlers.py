@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from pydantic import BaseModel, Field
 
@@ -95,8 +97,8 @@ def test_signatures_the_runtime_cannot_fill_are_refused_at_registration() -> Non
         async def three(task: Task, order: Order, extra: int) -> None: ...
 
 
-def test_typed_handlers_in_a_real_worker(fleet_worker: type[LocalWorker]) -> None:
-    worker = fleet_worker(app)  # type: ignore[call-arg]
+def test_typed_handlers_in_a_real_worker(fleet_worker: Callable[..., LocalWorker]) -> None:
+    worker = fleet_worker(app)
     ok = worker.run_activity("Charge", {"order_id": "B1", "amount": 2})
     assert (ok.status, ok.output) == ("SUCCEEDED", {"order_id": "B1", "charged": 2.0})
     bad = worker.run_activity("Charge", {"order_id": "B2"})
