@@ -86,3 +86,28 @@ def test_a_worker_starts_tasks_no_faster_than_the_limit(
     )
     gaps = [b - a for a, b in itertools.pairwise(started)]
     assert min(gaps) >= 0.19, gaps  # 1/5 s, less float rounding in the timestamps
+
+
+def test_a_worker_waiting_for_its_rate_limit_stops_at_once_and_loses_nothing(
+    fleet_worker: Callable[..., LocalWorker],
+) -> None:
+    app = Fleet()
+
+    @app.activity("Slow", rate_limit="1/h")
+    async def slow(task: Task) -> int:
+        return int(task.input)
+
+    worker = fleet_worker(app, min_pollers=2, max_pollers=4)
+    machine = worker.create_state_machine(
+        {"StartAt": "S", "States": {"S": {"Type": "Task", "Resource":
+                                          worker.activity_arn("Slow"), "End": True}}}
+    )  # fmt: skip
+    first, second = (worker.start_execution(machine, n) for n in (1, 2))
+    assert worker.wait(first).output == 1
+    # The second task waits an hour for its turn; the worker still stops cleanly at once,
+    # and the task stays with Step Functions for the next worker.
+    assert worker.stop() == 0
+    described = worker.client.describe_execution(executionArn=second)
+    assert described["status"] == "RUNNING"
+    types = [event["type"] for event in worker.history(second)]
+    assert types[-1] == "ActivityScheduled"
