@@ -12,6 +12,8 @@ from typing import Any
 import aioboto3
 import anyio
 import pytest
+from selenium.webdriver.common.by import By
+from support.browser import chromium
 from support.worker import create_machine, running_worker, unique
 
 from fleet import Fleet, Task
@@ -186,6 +188,17 @@ def test_failures_and_latency_cross_thresholds_and_make_html(
     assert "ValueError" in page
     for external in ("<script", "<link", "src=", "url("):
         assert external not in page
+    # A person opening it sees the plots: drawn by a real browser, bars and lines with size.
+    with chromium() as browser:
+        browser.get(html.as_uri())
+        assert browser.title == "fleet loadtest: FAILED"
+        figures = browser.find_elements(By.CSS_SELECTOR, "figure svg")
+        assert len(figures) >= 4
+        assert all(f.size["width"] > 100 and f.size["height"] > 100 for f in figures)
+        bars = browser.find_elements(By.CSS_SELECTOR, "rect.bar")
+        assert sum(int(b.get_attribute("height") and float(b.get_attribute("height")) > 0)
+                   for b in bars) >= 2  # fmt: skip
+        assert browser.find_elements(By.CSS_SELECTOR, "polyline.series")
 
 
 @pytest.mark.slow

@@ -3,25 +3,20 @@ its state machine graph with the states it passed."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from support.browser import chromium
 
 from fleet import Fleet, Task
 from fleet.emulator import Emulator, EmulatorOptions
 from fleet.testing import LocalWorker
-
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 app = Fleet()
 
@@ -49,24 +44,8 @@ def machine_definition(greet_arn: str) -> dict[str, Any]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not (Path(CHROMEDRIVER).exists() and Path(CHROMIUM).exists()):
-        pytest.skip("needs Debian's chromium and chromium-driver (scripts/test installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    with tempfile.TemporaryDirectory() as profile:
-        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                     "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync",
-                     "--disable-dev-shm-usage", f"--user-data-dir={profile}"):  # fmt: skip
-            options.add_argument(flag)
-        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    with chromium() as driver:
+        yield driver
 
 
 @pytest.fixture
