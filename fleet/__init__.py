@@ -13,6 +13,7 @@ from fleet._app import Activity, Fleet
 from fleet._errors import (
     DRAINING,
     INTERRUPTED,
+    INVALID_INPUT,
     INVALID_OUTPUT,
     OUTPUT_TOO_LARGE,
     TIMEOUT,
@@ -28,6 +29,7 @@ from fleet._version import __version__
 __all__ = [
     "DRAINING",
     "INTERRUPTED",
+    "INVALID_INPUT",
     "INVALID_OUTPUT",
     "OUTPUT_TOO_LARGE",
     "TIMEOUT",

@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fleet._ratelimit import RateLimit
 from fleet._task import Task
+from fleet._typed import wrap
 
 Handler = Callable[[Task], Any] | Callable[[Task], Awaitable[Any]]
 H = TypeVar("H", bound=Callable[..., Any])
@@ -29,6 +31,7 @@ class Activity:
     concurrency: int | None
     heartbeat_seconds: float | None
     timeout_seconds: float | None
+    rate_limit: RateLimit | None = None
 
 
 class Fleet:
@@ -55,6 +58,7 @@ class Fleet:
         concurrency: int | None = None,
         heartbeat_seconds: float | None = None,
         timeout_seconds: float | None = None,
+        rate_limit: str | None = None,
     ) -> Callable[[H], H]:
         """Register the decorated function as the handler of an activity.
 
@@ -62,9 +66,14 @@ class Fleet:
         or its full ARN. ``concurrency`` caps this activity's tasks in flight (default: the
         process-wide ``FLEET_CONCURRENCY``). ``heartbeat_seconds`` is the Task state's
         HeartbeatSeconds: heartbeats go out at about 0.8x of it. ``timeout_seconds`` bounds
-        the handler; past it the task fails with ``Fleet.Timeout``.
+        the handler; past it the task fails with ``Fleet.Timeout``. ``rate_limit`` such as
+        ``"30/m"`` caps how many tasks start per second, minute or hour, for handlers that
+        call a rate-limited API. A handler may take its input as a pydantic model (see
+        ``fleet._typed``); the input is then validated before it runs.
 
-        Raises ValueError for a bad name, ARN or number, or an activity registered twice.
+        Raises ValueError for a bad name, ARN, number or rate limit, or an activity registered
+        twice; the decorator raises TypeError for a handler whose parameters mix a model with
+        ones the runtime cannot fill.
         """
         arn_match = _ARN.match(name_or_arn)
         name = arn_match.group("name") if arn_match else name_or_arn
@@ -80,6 +89,7 @@ class Fleet:
         _check_positive("concurrency", concurrency, integer=True)
         _check_positive("heartbeat_seconds", heartbeat_seconds)
         _check_positive("timeout_seconds", timeout_seconds)
+        limit = RateLimit.parse(rate_limit) if rate_limit is not None else None
 
         def register(handler: H) -> H:
             if not callable(handler):
@@ -87,11 +97,12 @@ class Fleet:
             self._activities[name] = Activity(
                 name=name,
                 arn=name_or_arn if arn_match else None,
-                handler=handler,
+                handler=wrap(handler),
                 is_async=inspect.iscoroutinefunction(handler),
                 concurrency=concurrency,
                 heartbeat_seconds=heartbeat_seconds,
                 timeout_seconds=timeout_seconds,
+                rate_limit=limit,
             )
             return handler
 

@@ -1,4 +1,4 @@
-"""The ``fleet`` command line: ``run``, ``emulator``, ``demo`` and ``loadtest``."""
+"""The ``fleet`` command line: ``run``, ``emulator``, ``demo``, ``loadtest`` and ``executions``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from fleet import _executions, _loadtest_cli
 from fleet._errors import ConfigurationError
 from fleet._version import __version__
 
@@ -143,57 +144,6 @@ def _demo_parser(sub: Any) -> None:
                         )  # fmt: skip
 
 
-def _loadtest_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "loadtest",
-        help="start executions at a steady rate and report throughput and latency",
-        description="Start executions of a state machine at a steady rate (never faster than "
-        "the StartExecution quota), follow them to the end, and report throughput, "
-        "end-to-end latency percentiles, the time tasks waited between ActivityScheduled and "
-        "ActivityStarted, and outcomes. Works against a local endpoint or real AWS.",
-    )
-    parser.add_argument(
-        "--state-machine", required=True, metavar="ARN", help="the state machine to start"
-    )
-    parser.add_argument(
-        "--executions",
-        type=_positive_int,
-        required=True,
-        metavar="N",
-        help="how many executions to start",
-    )
-    parser.add_argument(
-        "--rate",
-        type=_positive_float,
-        required=True,
-        metavar="PER_SECOND",
-        help="executions started per second",
-    )
-    parser.add_argument(
-        "--input", default="{}", metavar="JSON", help="input of every execution (default {})"
-    )
-    parser.add_argument(
-        "--endpoint-url",
-        default=None,
-        metavar="URL",
-        help="Step Functions endpoint, e.g. a local one",
-    )
-    parser.add_argument("--region", default=None, help="AWS region (default: AWS_REGION)")
-    parser.add_argument(
-        "--report", default=None, metavar="FILE", help="write the report as JSON to FILE"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=_positive_float,
-        default=600.0,
-        metavar="SECONDS",
-        help="stop following after this long (default 600)",
-    )
-    parser.add_argument("--history-sample", type=_positive_int, default=200, metavar="N",
-                        help="executions whose history is read for schedule-to-start "
-                        "(default 200)")  # fmt: skip
-
-
 def _demo(args: argparse.Namespace) -> int:
     import anyio
     from rich.console import Console
@@ -209,37 +159,6 @@ def _demo(args: argparse.Namespace) -> int:
     )  # fmt: skip
     demo = Demo(options, Console())
     return anyio.run(demo.run)
-
-
-def _loadtest(args: argparse.Namespace) -> int:
-    import anyio
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from fleet._loadtest import LoadTest
-
-    console = Console(stderr=True)
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   console=console, transient=False)  # fmt: skip
-    started = bar.add_task("started", total=args.executions)
-    finished = bar.add_task("finished", total=args.executions)
-
-    def update(n_started: int, n_finished: int, total: int) -> None:
-        bar.update(started, completed=n_started)
-        bar.update(finished, completed=n_finished)
-
-    test = LoadTest(
-        state_machine_arn=args.state_machine, executions=args.executions, rate=args.rate,
-        input=args.input, endpoint_url=args.endpoint_url, region=args.region,
-        timeout_seconds=args.timeout, history_sample=args.history_sample, progress=update,
-    )  # fmt: skip
-    with bar:
-        report = anyio.run(test.run)
-    print(report.to_json())
-    if args.report:
-        with open(args.report, "w") as out:
-            out.write(report.to_json() + "\n")
-    return 0 if report.outcomes.get("RUNNING", 0) == 0 else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _run_parser(sub)
     _demo_parser(sub)
-    _loadtest_parser(sub)
+    _loadtest_cli.add_parser(sub)
+    _executions.add_parser(sub)
     sub.add_parser(
         "emulator", help="serve the Step Functions API locally (see fleet emulator --help)"
     )
@@ -272,7 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if parsed.command == "demo":
             return _demo(parsed)
         if parsed.command == "loadtest":
-            return _loadtest(parsed)
+            return _loadtest_cli.run(parsed)
+        if parsed.command == "executions":
+            return _executions.run(parsed)
     except ConfigurationError as exc:
         print(f"fleet: error: {exc}", file=sys.stderr)
         return 2

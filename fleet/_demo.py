@@ -120,7 +120,9 @@ class Demo:
         # The local endpoint accepts any credentials; the worker still wants some to sign with.
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(key, "demo")
-        emulator = Emulator(EmulatorOptions(long_poll_seconds=self.options.long_poll_seconds))
+        emulator = Emulator(
+            EmulatorOptions(long_poll_seconds=self.options.long_poll_seconds), console=True
+        )
         async with emulator as emu:
             session = aioboto3.Session(
                 aws_access_key_id="demo", aws_secret_access_key="demo", region_name=REGION
@@ -136,7 +138,8 @@ class Demo:
                 )["stateMachineArn"]
                 self.console.print(
                     f"[bold]fleet demo[/]: local Step Functions endpoint at {emu.endpoint_url}\n"
-                    f"  activity       {activity}\n  state machine  {machine}"
+                    f"  activity       {activity}\n  state machine  {machine}\n"
+                    f"  console        {emu.console_url}"
                 )
                 settings = Settings(
                     endpoint_url=emu.endpoint_url,

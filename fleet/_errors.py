@@ -47,5 +47,6 @@ class TaskFailure(Exception):
         self.cause = cause
 
 
-#: The task's input is not JSON (only possible with a misbehaving endpoint).
+#: The task's input is not JSON, or does not validate against a typed handler's model
+#: (the cause carries the validation message).
 INVALID_INPUT: Final = "Fleet.InvalidInput"

@@ -25,6 +25,7 @@ from fleet._api import ApiError, backoff
 from fleet._errors import FatalError
 from fleet._limits import READ_TIMEOUT_SECONDS
 from fleet._logging import get_logger, token_hash
+from fleet._ratelimit import RateLimiter
 from fleet._slots import Slot
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class PollerGroup:
         self._failures = 0
         self._tg: anyio.abc.TaskGroup | None = None
         self._log = _log.getChild(runtime.name)
+        limit = runtime.activity.rate_limit
+        self._rate = RateLimiter(limit) if limit is not None else None
 
     async def run(self) -> None:
         """Run pollers until cancelled; polls in flight finish and their tasks are handled."""
@@ -70,6 +73,7 @@ class PollerGroup:
             self._tg = tg
             for _ in range(self.target):
                 self._spawn()
+            self._sup.changed()  # readiness counts running pollers: say so now, not at 1st poll
         self._tg = None
 
     def limit_polls(self, deadline: float) -> None:
@@ -107,9 +111,23 @@ class PollerGroup:
         if not self._sup.accepting or not self._sup.may_poll():
             slot.release()
             return
-        failure = await self._poll(slot)
+        failure = await (self._poll(slot) if self._rate is None else self._rate_limited_poll(slot))
         if failure is not None:
             await self._poll_failed(failure)
+
+    async def _rate_limited_poll(self, slot: Slot) -> ApiError | None:
+        """Poll once the rate limit lets a task start at once; the slot is freed if not."""
+        assert self._rate is not None
+        polled = False
+        try:
+            async with self._rate.turn():
+                if self._sup.accepting:
+                    polled = True  # from here _poll owns the slot: it frees or hands it over
+                    return await self._poll(slot)
+        finally:
+            if not polled:
+                slot.release()
+        return None
 
     async def _poll(self, slot: Slot) -> ApiError | None:
         """One long poll, shielded from cancellation; hands the task over or frees the slot."""
@@ -149,6 +167,8 @@ class PollerGroup:
                         self.target -= 1
                     return None
                 self._count("task")
+                if self._rate is not None:
+                    self._rate.spend()
                 if self.target < self.maximum and self._sup.accepting:
                     self.target += 1
                     self._spawn()

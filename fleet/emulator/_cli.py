@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--account-id", default="123456789012", help="account id in every ARN")
     add("--seed", type=int, default=None, help="seed for fault and jitter randomness")
+    add("--console", action="store_true", help="serve the local console's web pages at /console")
     return parser
 
 
@@ -86,21 +87,23 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        asyncio.run(_serve(options, args.host, args.port))
+        asyncio.run(_serve(options, args.host, args.port, args.console))
     except OSError as exc:
         print(f"fleet emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _serve(options: EmulatorOptions, host: str, port: int) -> None:
+async def _serve(options: EmulatorOptions, host: str, port: int, console: bool) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with Emulator(options, host, port) as emulator:
+        async with Emulator(options, host, port, console=console) as emulator:
             print(f"fleet emulator: listening on {emulator.endpoint_url}", flush=True)
+            if console:
+                print(f"fleet emulator: console at {emulator.console_url}", flush=True)
             await stop.wait()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

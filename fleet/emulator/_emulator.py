@@ -6,7 +6,7 @@ import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from fleet.emulator import _admin
+from fleet.emulator import _admin, _console
 from fleet.emulator._api import Api
 from fleet.emulator._http import HttpConnection, HttpServer
 from fleet.emulator._options import EmulatorOptions
@@ -26,7 +26,12 @@ class Emulator:
     """
 
     def __init__(
-        self, options: EmulatorOptions | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        options: EmulatorOptions | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        console: bool = False,
     ) -> None:
         self.options = options if options is not None else EmulatorOptions()
         self.stats = EmulatorStats()
@@ -34,6 +39,10 @@ class Emulator:
         self.port = port
         self._runtime = Runtime(self.options, self.stats)
         self._http = HttpServer(Api(self._runtime), self._admin, self.stats)
+        if console:  # the local console's web pages, off unless asked for
+            self._http.pages = lambda conn, method, path: _console.handle(
+                self._runtime, conn, method, path
+            )
         self._listening = False
         self._outage: asyncio.Task[None] | None = None
 
@@ -42,6 +51,11 @@ class Emulator:
         """`http://<host>:<port>` of the listening socket."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def console_url(self) -> str:
+        """The local console's address (served only when the endpoint was made with it)."""
+        return f"{self.endpoint_url}/console"
 
     async def __aenter__(self) -> Emulator:
         await self.start_listening()
@@ -105,9 +119,13 @@ class Emulator:
 
     @staticmethod
     def in_thread(
-        options: EmulatorOptions | None = None, host: str = "127.0.0.1", port: int = 0
+        options: EmulatorOptions | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        console: bool = False,
     ) -> ThreadedEmulator:
         """An endpoint with its own event loop in a daemon thread, for synchronous code."""
         from fleet.emulator._thread import ThreadedEmulator
 
-        return ThreadedEmulator(options, host, port)
+        return ThreadedEmulator(options, host, port, console=console)

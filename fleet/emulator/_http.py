@@ -30,6 +30,8 @@ _ID_PREFIX = "-".join(secrets.token_hex(n) for n in (4, 2, 2, 2)).encode()
 
 Admin = Callable[["HttpConnection", bytes, str, bytes], None]
 """Handler of `/_emulator/...` requests: (connection, method, path, body)."""
+Pages = Callable[["HttpConnection", bytes, str], None]
+"""Handler of the console's `/console...` pages: (connection, method, path)."""
 
 _Request = tuple[bytes, str, str | None, str | None, bytes, bool]
 """A parsed request: method, path, X-Amz-Target, Authorization, body, keep-alive."""
@@ -121,21 +123,26 @@ class HttpConnection(asyncio.Protocol):
         self._keep_alive = keep_alive
         if path.startswith("/_emulator/"):
             self._server.admin(self, method, path, body)
+        elif self._server.pages is not None and path.startswith("/console"):
+            self._server.pages(self, method, path)
         elif method == b"TOO-LARGE":
             self._fail(413, b'{"__type":"RequestEntityTooLarge","message":"Request too large"}')
         else:
             self._server.api.handle(self, target, body, auth)
 
-    def respond(self, status: int, body: bytes) -> None:
+    def respond(
+        self, status: int, body: bytes, content_type: bytes = b"application/x-amz-json-1.0"
+    ) -> None:
         """Send one answer, then serve the next pipelined request, if any."""
         transport = self._transport
         if self.closed or transport is None:
             return
         server = self._server
         server.request_count += 1
-        head = b"HTTP/1.1 %d %s\r\nContent-Type: application/x-amz-json-1.0\r\n" % (
+        head = b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\n" % (
             status,
             _REASONS.get(status, b"Error"),
+            content_type,
         )
         transport.write(
             b"%sx-amzn-RequestId: %s-%012x\r\nContent-Length: %d\r\n%s\r\n%s"
@@ -180,6 +187,7 @@ class HttpServer:
     def __init__(self, api: Api, admin: Admin, stats: EmulatorStats) -> None:
         self.api = api
         self.admin = admin
+        self.pages: Pages | None = None
         self.stats = stats
         self.connections: set[HttpConnection] = set()
         self.request_count = 0

@@ -21,8 +21,11 @@ _START_SECONDS = 10.0
 class ThreadedEmulator:
     """Context manager: `with Emulator.in_thread(opts) as emu:`; the thread ends on exit."""
 
-    def __init__(self, options: EmulatorOptions | None, host: str, port: int) -> None:
+    def __init__(
+        self, options: EmulatorOptions | None, host: str, port: int, *, console: bool = False
+    ) -> None:
         self.options = options if options is not None else EmulatorOptions()
+        self._console = console
         self._host, self._port = host, port
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -42,6 +45,11 @@ class ThreadedEmulator:
     def endpoint_url(self) -> str:
         """`http://<host>:<port>` of the listening socket."""
         return self.emulator.endpoint_url
+
+    @property
+    def console_url(self) -> str:
+        """See `Emulator.console_url`."""
+        return self.emulator.console_url
 
     @property
     def stats(self) -> EmulatorStats:
@@ -92,7 +100,9 @@ class ThreadedEmulator:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         try:
-            async with Emulator(self.options, self._host, self._port) as emulator:
+            async with Emulator(
+                self.options, self._host, self._port, console=self._console
+            ) as emulator:
                 self._emulator = emulator
                 self._ready.set()
                 await self._stop.wait()

@@ -36,6 +36,7 @@ def test_demo_runs_the_scheduled_executions_to_the_end() -> None:
     assert row("tasks succeeded") == row("executions succeeded")
     assert row("tasks failed") == row("executions failed")
     assert "HelloWorldActivity" in out
+    assert re.search(r"console\s+http://127\.0\.0\.1:\d+/console", out)  # on in the demo
     assert "worker exit status" in out
 
 

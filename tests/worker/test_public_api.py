@@ -8,6 +8,7 @@ def test_exported_names_are_exactly_the_public_api() -> None:
         [
             "DRAINING",
             "INTERRUPTED",
+            "INVALID_INPUT",
             "INVALID_OUTPUT",
             "OUTPUT_TOO_LARGE",
             "TIMEOUT",
@@ -31,4 +32,5 @@ def test_error_names_match_the_design() -> None:
     assert fleet.INTERRUPTED == "Fleet.Interrupted"
     assert fleet.TIMEOUT == "Fleet.Timeout"
     assert fleet.INVALID_OUTPUT == "Fleet.InvalidOutput"
+    assert fleet.INVALID_INPUT == "Fleet.InvalidInput"
     assert fleet.OUTPUT_TOO_LARGE == "Fleet.OutputTooLarge"
