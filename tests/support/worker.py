@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import aioboto3
 import anyio
 
 from fleet import Fleet, Settings
 from fleet._metrics import Metrics
 from fleet._supervisor import Supervisor
 from fleet._worker import serve
+from support.aws import sfn_client
 from support.process import Samples, scrape
 
 REGION = "us-east-1"
@@ -35,7 +35,7 @@ RETRY_TIMEOUT = {
 
 def client(endpoint_url: str) -> Any:
     """A real aioboto3 Step Functions client (an async context manager) for ``endpoint_url``."""
-    return aioboto3.Session().client("stepfunctions", endpoint_url=endpoint_url, region_name=REGION)
+    return sfn_client(endpoint_url, REGION)
 
 
 def unique(prefix: str) -> str:
