@@ -21,38 +21,11 @@ import anyio
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
+from fleet._bucket import TokenBucket
 from fleet._errors import ConfigurationError
+from fleet._limits import api_quota_in
 
-#: StartExecution / ListExecutions / GetExecutionHistory token buckets (burst, refill per s).
-QUOTAS = {
-    "large": {"StartExecution": (1300, 300), "ListExecutions": (200, 5),
-              "GetExecutionHistory": (400, 20)},
-    "other": {"StartExecution": (800, 150), "ListExecutions": (100, 2),
-              "GetExecutionHistory": (400, 20)},
-}  # fmt: skip
-LARGE_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
 CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-
-
-class TokenBucket:
-    """Client-side pacing that matches a service token bucket (burst, refill per second)."""
-
-    def __init__(self, burst: float, refill: float) -> None:
-        self.capacity = burst
-        self.refill = refill
-        self.tokens = burst
-        self.stamp = time.monotonic()
-
-    async def take(self) -> None:
-        """Wait until a token is there, then take it."""
-        while True:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
-            self.stamp = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await anyio.sleep((1 - self.tokens) / self.refill)
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -133,7 +106,6 @@ class LoadTest:
         region = self.region or session.region_name
         if not region:
             raise ConfigurationError("no AWS region: pass --region or set AWS_REGION")
-        quotas = QUOTAS["large" if region in LARGE_REGIONS else "other"]
         config = AioConfig(retries={"mode": "standard", "max_attempts": 5},
                            max_pool_connections=64)  # fmt: skip
         async with session.client(
@@ -148,10 +120,12 @@ class LoadTest:
             began = time.monotonic()
             with anyio.move_on_after(self.timeout_seconds):
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._start_all, sfn, TokenBucket(*quotas["StartExecution"]))
-                    await self._follow(sfn, TokenBucket(*quotas["ListExecutions"]))
+                    start_bucket = TokenBucket(*api_quota_in("StartExecution", region))
+                    tg.start_soon(self._start_all, sfn, start_bucket)
+                    await self._follow(sfn, TokenBucket(*api_quota_in("ListExecutions", region)))
             wall = time.monotonic() - began
-            waits = await self._schedule_to_start(sfn, TokenBucket(*quotas["GetExecutionHistory"]))
+            history_bucket = TokenBucket(*api_quota_in("GetExecutionHistory", region))
+            waits = await self._schedule_to_start(sfn, history_bucket)
         return self._report(wall, waits)
 
     async def _start_all(self, sfn: Any, bucket: TokenBucket) -> None:

@@ -14,8 +14,9 @@ import pytest
 from support.worker import create_machine, running_worker, unique
 
 from fleet import Fleet, Task
+from fleet._bucket import TokenBucket
 from fleet._errors import ConfigurationError
-from fleet._loadtest import LoadTest, TokenBucket, percentiles
+from fleet._loadtest import LoadTest, percentiles
 from fleet.emulator import Emulator
 
 
@@ -24,6 +25,16 @@ def test_percentiles_use_the_nearest_rank() -> None:
     assert percentiles(values) == {"p50": 50.0, "p90": 90.0, "p99": 99.0, "max": 100.0}
     assert percentiles([]) == {"p50": None, "p90": None, "p99": None, "max": None}
     assert percentiles([3.0]) == {"p50": 3.0, "p90": 3.0, "p99": 3.0, "max": 3.0}
+
+
+def test_the_token_bucket_gives_its_burst_then_its_refill() -> None:
+    now = [0.0]
+    bucket = TokenBucket(burst=5, refill=50, clock=lambda: now[0])
+    assert [bucket.try_take() for _ in range(6)] == [True] * 5 + [False]
+    now[0] += 0.06  # three tokens at 50 per second
+    assert [bucket.try_take() for _ in range(4)] == [True] * 3 + [False]
+    now[0] += 60  # never more than the burst
+    assert sum(bucket.try_take() for _ in range(10)) == 5
 
 
 async def test_the_token_bucket_paces_to_its_refill_after_the_burst() -> None:
