@@ -9,6 +9,7 @@ from typing import Any
 
 from deploy.errors import PreflightError
 from deploy.stack import ActivitySpec, Stack
+from fleet._arn import build as build_arn
 
 DRAIN_ERRORS = ("Fleet.Draining", "Fleet.Interrupted")
 TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout")
@@ -22,7 +23,7 @@ CONTEXT_PARAMETERS = {
 
 def activity_arn(region: str, account: str, name: str) -> str:
     """The ARN Step Functions gives the activity ``name``."""
-    return f"arn:aws:states:{region}:{account}:activity:{name}"
+    return build_arn(region, account, "activity", name)
 
 
 def task_state(activity: ActivitySpec, arn: str, pass_context: bool) -> dict[str, Any]:
