@@ -36,7 +36,7 @@ async def test_throttling_uses_the_api_quota(sfn: Any, emulator: Emulator) -> No
     )
     assert emulator.stats.throttled["CreateActivity"] == 1
     # Other APIs have buckets of their own.
-    assert len((await sfn.list_activities())["activities"]) == created
+    assert len((await sfn.list_activities(maxResults=1000))["activities"]) == created
 
     emulator.options.throttle = None
     await sfn.create_activity(name="one-too-many")
