@@ -130,7 +130,9 @@ async def test_heartbeats_keep_a_task_alive_past_its_heartbeat_seconds(make_endp
     app = Fleet()
     name = unique("Long")
 
-    @app.activity(name, heartbeat_seconds=1.0)
+    # A heartbeat every ~0.2 s: a busy machine would have to hold the worker back 0.8 s
+    # before the service's 1 s of allowed silence ran out.
+    @app.activity(name, heartbeat_seconds=0.25)
     async def long(task: Task) -> str:
         await anyio.sleep(3.0)
         return "done"
