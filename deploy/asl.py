@@ -9,62 +9,35 @@ from typing import Any
 
 from deploy.errors import PreflightError
 from deploy.stack import ActivitySpec, Stack
-
-DRAIN_ERRORS = ("Fleet.Draining", "Fleet.Interrupted")
-TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout")
-# The shape the worker unwraps: exactly these keys, so the handler sees the original input.
-CONTEXT_PARAMETERS = {
-    "input.$": "$",
-    "enteredTime.$": "$$.State.EnteredTime",
-    "retryCount.$": "$$.State.RetryCount",
-}
+from fleet._arn import build as build_arn
+from fleet._machine import DRAIN_ERRORS, TIMEOUT_ERRORS, RetryPolicy
+from fleet._machine import task_state as recommended_task_state
 
 
 def activity_arn(region: str, account: str, name: str) -> str:
     """The ARN Step Functions gives the activity ``name``."""
-    return f"arn:aws:states:{region}:{account}:activity:{name}"
+    return build_arn(region, account, "activity", name)
 
 
 def task_state(activity: ActivitySpec, arn: str, pass_context: bool) -> dict[str, Any]:
     """One Task state for ``activity`` with the retriers the worker's error names need."""
     retry = activity.retry
-    retriers: list[dict[str, Any]] = [
-        {
-            "ErrorEquals": list(DRAIN_ERRORS),
-            "IntervalSeconds": retry.interval_seconds,
-            "MaxAttempts": retry.max_attempts,
-            "BackoffRate": retry.backoff_rate,
-        }
-    ]
-    if retry.timeout_max_attempts:
-        # A killed worker's task comes back as a timeout after HeartbeatSeconds.
-        retriers.append(
-            {
-                "ErrorEquals": list(TIMEOUT_ERRORS),
-                "IntervalSeconds": retry.timeout_interval_seconds,
-                "MaxAttempts": retry.timeout_max_attempts,
-                "BackoffRate": retry.backoff_rate,
-            }
-        )
-    if retry.errors:
-        retriers.append(
-            {
-                "ErrorEquals": list(retry.errors),
-                "IntervalSeconds": retry.interval_seconds,
-                "MaxAttempts": retry.errors_max_attempts,
-                "BackoffRate": retry.backoff_rate,
-            }
-        )
-    state: dict[str, Any] = {
-        "Type": "Task",
-        "Resource": arn,
-        "HeartbeatSeconds": activity.heartbeat_seconds,
-        "TimeoutSeconds": activity.timeout_seconds,
-    }
-    if pass_context:
-        state["Parameters"] = dict(CONTEXT_PARAMETERS)
-    state["Retry"] = retriers
-    return state
+    policy = RetryPolicy(
+        interval_seconds=retry.interval_seconds,
+        max_attempts=retry.max_attempts,
+        backoff_rate=retry.backoff_rate,
+        timeout_interval_seconds=retry.timeout_interval_seconds,
+        timeout_max_attempts=retry.timeout_max_attempts,
+        errors=retry.errors,
+        errors_max_attempts=retry.errors_max_attempts,
+    )
+    return recommended_task_state(
+        arn,
+        heartbeat_seconds=activity.heartbeat_seconds,
+        timeout_seconds=activity.timeout_seconds,
+        retry=policy,
+        pass_context=pass_context,
+    )
 
 
 def generate(stack: Stack, account: str) -> dict[str, Any]:
@@ -188,9 +161,7 @@ def lint(definition: dict[str, Any], stack: Stack, account: str) -> list[LintPro
                     LintProblem(
                         "error",
                         where,
-                        f'no Retry for {error}: add {{"ErrorEquals": '
-                        f'["Fleet.Draining", "Fleet.Interrupted"], "IntervalSeconds": 1, '
-                        f'"MaxAttempts": 5, "BackoffRate": 2}}',
+                        f"no Retry for {error}: add {json.dumps(RetryPolicy().drain_retrier())}",
                     )
                 )
         if not any(_covered(retriers, e) for e in TIMEOUT_ERRORS):

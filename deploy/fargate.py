@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+# Step Functions quotas (per account and Region) live with the runtime's limits.
+from fleet._limits import MAX_POLLERS_PER_ACTIVITY as MAX_POLLERS_PER_ACTIVITY
+from fleet._limits import api_quota_in
+
 Architecture = Literal["x86_64", "arm64"]
 
 # Valid Fargate (cpu units, memory MiB) pairs, from the ECS RegisterTaskDefinition `memory`
@@ -83,10 +87,6 @@ def blended_hourly_price(
     return on_demand * (1 - spot_share) + on_demand * (1 - spot_discount) * spot_share
 
 
-# Step Functions API token buckets (per account and Region, soft quotas) from the Step
-# Functions service quotas page: the three large Regions refill 500/s, the others 300/s.
-LARGE_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
-MAX_POLLERS_PER_ACTIVITY = 1000  # concurrent GetActivityTask callers per activity ARN
 RECOMMENDED_POLLERS_PER_ACTIVITY = 100  # "at least 100 open polls per activity ARN"
 MAX_TASKS_PER_SERVICE = 5000  # ECS tasks per service (adjustable)
 MAX_RUN_TASK_COUNT = 10  # RunTask `count`, and the Scheduler / rule target TaskCount
@@ -94,4 +94,4 @@ MAX_RUN_TASK_COUNT = 10  # RunTask `count`, and the Scheduler / rule target Task
 
 def api_refill_per_second(region: str) -> int:
     """The refill rate of GetActivityTask and each SendTask* bucket in ``region``."""
-    return 500 if region in LARGE_REGIONS else 300
+    return int(api_quota_in("GetActivityTask", region)[1])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from deploy.asl import activity_arn
 from deploy.stack import Stack
+from fleet._arn import build as build_arn
 
 CONTAINER = "worker"
 METRICS_NAMESPACE = "SfnFleet"
@@ -107,7 +108,7 @@ class Names:
     @property
     def state_machine_arn(self) -> str:
         """The state machine ARN."""
-        return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{self.state_machine}"
+        return build_arn(self.region, self.account, "stateMachine", self.state_machine)
 
     def activity_arn(self, name: str) -> str:
         """The ARN of the activity ``name``."""

@@ -42,9 +42,9 @@ from typing import Any, Literal
 from deploy import fargate
 from deploy.fargate import TaskSize
 from deploy.stack import Stack
+from fleet._heartbeat import FRACTION as HEARTBEAT_FRACTION  # the worker's heartbeat schedule
 
 DRAIN_SECONDS = 100  # FLEET_DRAIN_SECONDS, below the container stopTimeout of 120 s
-HEARTBEAT_FRACTION = 0.8  # the worker heartbeats at ~0.8 * HeartbeatSeconds
 _EPS = 1e-9  # absorbs binary rounding: (0.25 - 0.05) / 0.01 is 19.999999999999996
 
 Severity = Literal["error", "warning", "note"]

@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from deploy.errors import StackFileError
 from deploy.fargate import Architecture, is_valid, valid_memory_for
+from fleet._arn import valid_name
 
 STACK_TAG = "sfn-fleet:stack"
 
 # Step Functions names: 1-80 characters, no whitespace, brackets, wildcards, punctuation
 # from the list in the service quotas page, or control characters.
-_SFN_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 _STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$")
 _APP = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -54,7 +54,7 @@ class ActivitySpec(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _SFN_NAME.match(value):
+        if not valid_name(value):
             raise ValueError(
                 "must be 1-80 characters with no whitespace, brackets, wildcards or "
                 'any of " # % \\ ^ | ~ ` $ & , ; : /'

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fleet._arn import ACTIVITY_ARN, FORBIDDEN_IN_NAMES, MAX_NAME_CHARS, valid_name
 from fleet._ratelimit import RateLimit
 from fleet._task import Task
 from fleet._typed import wrap
 
 Handler = Callable[[Task], Any] | Callable[[Task], Awaitable[Any]]
 H = TypeVar("H", bound=Callable[..., Any])
-
-_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:states:[a-z0-9-]+:\d{12}:activity:(?P<name>[^:]+)$")
-_FORBIDDEN = '?*<>{}[]"#%\\^|~`$&,;:/'
-_NAME = re.compile(r"^[^\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
 
 @dataclass(frozen=True)
@@ -75,14 +71,14 @@ class Fleet:
         twice; the decorator raises TypeError for a handler whose parameters mix a model with
         ones the runtime cannot fill.
         """
-        arn_match = _ARN.match(name_or_arn)
+        arn_match = ACTIVITY_ARN.fullmatch(name_or_arn)
         name = arn_match.group("name") if arn_match else name_or_arn
         if name_or_arn.startswith("arn:") and not arn_match:
             raise ValueError(f"not an activity ARN: {name_or_arn!r}")
-        if not _NAME.match(name):
+        if not valid_name(name):
             raise ValueError(
-                f"invalid activity name {name!r}: 1-80 characters, no whitespace and none of "
-                f"{_FORBIDDEN}"
+                f"invalid activity name {name!r}: 1-{MAX_NAME_CHARS} characters, no whitespace "
+                f"and none of {FORBIDDEN_IN_NAMES}"
             )
         if name in self._activities:
             raise ValueError(f"activity {name!r} is registered twice")

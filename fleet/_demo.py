@@ -23,6 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from fleet._loadtest import percentiles
+from fleet._machine import definition as recommended_definition
 from fleet._metrics import TASK_OUTCOMES, Metrics
 from fleet._settings import Settings
 from fleet._supervisor import Supervisor
@@ -36,40 +37,12 @@ STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 def definition(activity_arn: str, heartbeat_seconds: int = 20, timeout_seconds: int = 300) -> str:
     """The recipe's state machine: one Task on the activity, retried on the fleet's errors."""
-    return json.dumps(
-        {
-            "Comment": "HelloWorld: a Task state on an activity, run by the fleet",
-            "StartAt": "Greet",
-            "States": {
-                "Greet": {
-                    "Type": "Task",
-                    "Resource": activity_arn,
-                    # Pass the entered time and retry count in, for schedule-to-start metrics.
-                    "Parameters": {
-                        "input.$": "$",
-                        "enteredTime.$": "$$.State.EnteredTime",
-                        "retryCount.$": "$$.State.RetryCount",
-                    },
-                    "HeartbeatSeconds": heartbeat_seconds,
-                    "TimeoutSeconds": timeout_seconds,
-                    "Retry": [
-                        {
-                            "ErrorEquals": ["Fleet.Draining", "Fleet.Interrupted"],
-                            "IntervalSeconds": 1,
-                            "MaxAttempts": 5,
-                            "BackoffRate": 2.0,
-                        },
-                        {
-                            "ErrorEquals": ["States.Timeout"],
-                            "IntervalSeconds": 2,
-                            "MaxAttempts": 2,
-                            "BackoffRate": 2.0,
-                        },
-                    ],
-                    "End": True,
-                }
-            },
-        }
+    return recommended_definition(
+        activity_arn,
+        heartbeat_seconds=heartbeat_seconds,
+        timeout_seconds=timeout_seconds,
+        state_name="Greet",
+        comment="HelloWorld: a Task state on an activity, run by the fleet",
     )
 
 

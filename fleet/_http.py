@@ -60,9 +60,9 @@ async def serve_http(
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+        # The runner's public list of bound addresses holds the real port when 0 was asked.
+        addresses = runner.addresses
+        bound = int(addresses[0][1]) if addresses else port
         _log.info(
             "listening",
             extra={"url": f"http://{host}:{bound}", "paths": "/metrics /healthz /readyz"},

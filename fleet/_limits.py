@@ -1,4 +1,4 @@
-"""Step Functions' payload limits and the helpers that keep reports within them."""
+"""Step Functions' limits and API quotas, and the helpers that keep reports within them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,43 @@ LONG_POLL_SECONDS: Final = 60.0
 READ_TIMEOUT_SECONDS: Final = 70.0
 #: Longest worker name Step Functions accepts in GetActivityTask.
 MAX_WORKER_NAME_CHARS: Final = 80
+#: Concurrent GetActivityTask callers per activity ARN.
+MAX_POLLERS_PER_ACTIVITY: Final = 1000
+
+#: Regions with the larger API quotas (the Step Functions service quotas page).
+LARGE_REGIONS: Final = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
+#: API token buckets, per account and region: (bucket size, refill per second) in the large
+#: regions, then in the other regions. Soft quotas, from the service quotas page.
+API_QUOTAS: Final[dict[str, tuple[tuple[int, float], tuple[int, float]]]] = {
+    "GetActivityTask": ((3000, 500), (1500, 300)),
+    "SendTaskSuccess": ((3000, 500), (1500, 300)),
+    "SendTaskFailure": ((3000, 500), (1500, 300)),
+    "SendTaskHeartbeat": ((3000, 500), (1500, 300)),
+    "StartExecution": ((1300, 300), (800, 150)),
+    "StopExecution": ((1000, 200), (500, 25)),
+    "DescribeExecution": ((300, 15), (250, 10)),
+    "GetExecutionHistory": ((400, 20), (400, 20)),
+    "ListExecutions": ((200, 5), (100, 2)),
+    "CreateActivity": ((100, 1), (100, 1)),
+    "DeleteActivity": ((100, 1), (100, 1)),
+    "DescribeActivity": ((200, 1), (200, 1)),
+    "ListActivities": ((100, 10), (100, 5)),
+    "CreateStateMachine": ((100, 1), (100, 1)),
+}
+#: The bucket of each API the quotas page does not list.
+OTHER_API_QUOTA: Final = ((100, 1.0), (100, 1.0))
+
+
+def api_quota(operation: str, large: bool) -> tuple[int, float]:
+    """(bucket size, refill per second) of ``operation``'s bucket in a large or other region."""
+    in_large, elsewhere = API_QUOTAS.get(operation, OTHER_API_QUOTA)
+    return in_large if large else elsewhere
+
+
+def api_quota_in(operation: str, region: str) -> tuple[int, float]:
+    """(bucket size, refill per second) of ``operation``'s bucket in ``region``."""
+    return api_quota(operation, region in LARGE_REGIONS)
+
 
 _MARK = "…[truncated]"
 

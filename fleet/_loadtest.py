@@ -25,8 +25,10 @@ import anyio
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from fleet._bucket import TokenBucket
 from fleet._client import check_endpoint_url, explain, no_credentials
 from fleet._errors import ConfigurationError
+from fleet._limits import api_quota_in
 from fleet._loadstats import (
     Closed,
     Threshold,
@@ -39,40 +41,11 @@ from fleet._loadstats import (
 
 __all__ = ["LoadTest", "Progress", "Report", "TokenBucket", "percentiles"]
 
-#: Token buckets (burst, refill per s) of the calls the load test makes, per region size.
-QUOTAS = {
-    "large": {"StartExecution": (1300, 300), "ListExecutions": (200, 5),
-              "GetExecutionHistory": (400, 20), "DescribeExecution": (300, 15)},
-    "other": {"StartExecution": (800, 150), "ListExecutions": (100, 2),
-              "GetExecutionHistory": (400, 20), "DescribeExecution": (250, 10)},
-}  # fmt: skip
-LARGE_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
 CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 #: StartExecution calls in flight at once.
 MAX_STARTS_IN_FLIGHT = 64
 #: Starts are "behind" when fewer than this share of those due have been made.
 BEHIND = 0.9
-
-
-class TokenBucket:
-    """Client-side pacing that matches a service token bucket (burst, refill per second)."""
-
-    def __init__(self, burst: float, refill: float) -> None:
-        self.capacity = burst
-        self.refill = refill
-        self.tokens = burst
-        self.stamp = time.monotonic()
-
-    async def take(self) -> None:
-        """Wait until a token is there, then take it."""
-        while True:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
-            self.stamp = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await anyio.sleep((1 - self.tokens) / self.refill)
 
 
 @dataclass
@@ -200,8 +173,7 @@ class LoadTest:
             raise ConfigurationError("no AWS region: pass --region or set AWS_REGION")
         if await session.get_credentials() is None:
             raise ConfigurationError(no_credentials(self.endpoint_url))
-        quotas = QUOTAS["large" if region in LARGE_REGIONS else "other"]
-        self._quota, self._region = quotas["StartExecution"], region
+        self._quota, self._region = api_quota_in("StartExecution", region), region
         config = AioConfig(retries={"mode": "standard", "max_attempts": 5},
                            max_pool_connections=MAX_STARTS_IN_FLIGHT)  # fmt: skip
         # One quick try first: a wrong port or a missing state machine is told at once,
@@ -226,15 +198,15 @@ class LoadTest:
             self._began = time.monotonic()
             with anyio.move_on_after(self.timeout_seconds):
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._start_all, sfn, TokenBucket(*quotas["StartExecution"]))
+                    tg.start_soon(self._start_all, sfn, TokenBucket(*self._quota))
                     await self._follow(
                         sfn,
-                        TokenBucket(*quotas["ListExecutions"]),
-                        TokenBucket(*quotas["DescribeExecution"]),
+                        TokenBucket(*api_quota_in("ListExecutions", region)),
+                        TokenBucket(*api_quota_in("DescribeExecution", region)),
                     )
             wall = time.monotonic() - self._began
             histories = await self._sample_histories(
-                sfn, TokenBucket(*quotas["GetExecutionHistory"])
+                sfn, TokenBucket(*api_quota_in("GetExecutionHistory", region))
             )
         return self._report(wall, histories)
 

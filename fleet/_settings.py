@@ -11,7 +11,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fleet._errors import ConfigurationError
-from fleet._limits import MAX_WORKER_NAME_CHARS
+from fleet._limits import MAX_POLLERS_PER_ACTIVITY, MAX_WORKER_NAME_CHARS
 
 Seconds = Annotated[float, Field(gt=0)]
 
@@ -47,9 +47,9 @@ class Settings(BaseSettings):
     """AWS region of the activities."""
     concurrency: int = Field(default=64, ge=1, le=100_000)
     """Process-wide cap on tasks in flight, across all activities."""
-    min_pollers: int = Field(default=1, ge=1, le=1000)
+    min_pollers: int = Field(default=1, ge=1, le=MAX_POLLERS_PER_ACTIVITY)
     """Fewest concurrent long polls per activity while slots are free."""
-    max_pollers: int = Field(default=10, ge=1, le=1000)
+    max_pollers: int = Field(default=10, ge=1, le=MAX_POLLERS_PER_ACTIVITY)
     """Most concurrent long polls per activity (the service allows 1,000 per activity ARN)."""
     heartbeat_seconds: Seconds = 60.0
     """HeartbeatSeconds assumed for an activity that does not set its own; beats at ~0.8x."""

@@ -18,7 +18,7 @@ from aiobotocore.config import AioConfig
 
 from fleet._api import Api, ApiError
 from fleet._app import Activity, Fleet
-from fleet._arn import partition
+from fleet._arn import build as build_arn
 from fleet._emf import publish
 from fleet._errors import ConfigurationError
 from fleet._http import make_app, serve_http
@@ -76,10 +76,7 @@ async def resolve_arns(
         else:
             account = await _account_id(session, settings)
             for a in missing_arn:
-                arns[a.name] = (
-                    f"arn:{partition(settings.region)}:states:{settings.region}:{account}"
-                    f":activity:{a.name}"
-                )
+                arns[a.name] = build_arn(settings.region, account, "activity", a.name)
     for a in activities:
         await _check_exists(api, a.name, arns[a.name])
     return [(a, arns[a.name]) for a in activities]

@@ -1,7 +1,19 @@
 """Fixtures shared by every test package: dummy AWS credentials and a local Step Functions endpoint.
 
 Custom endpoint options for one test: ``@pytest.mark.emulator_options(time_scale=100)``; they
-apply to the ``emulator`` and ``emulator_thread`` fixtures.
+apply to the ``emulator``, ``emulator_thread`` and ``shared_emulator`` fixtures.
+
+Which endpoint to take:
+
+* ``emulator`` (with ``sfn``): a fresh endpoint serving in the test's own event loop; the test
+  can reach into it (``emulator.stats``, ``emulator.options``, outages).
+* ``shared_emulator`` (with ``shared_sfn``): one endpoint per test module, in a thread of its
+  own, reset to an empty endpoint with the test's options before each test. For modules of
+  many tests, and for synchronous clients and subprocesses.
+* ``emulator_thread``: a fresh endpoint in a thread, for a test that blocks its event loop.
+
+AWS clients come from one session per test process (``support.aws``), so the service models
+are read once, not once per test.
 """
 
 from __future__ import annotations
@@ -10,9 +22,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import aioboto3
 import pytest
 from aiobotocore.config import AioConfig
+from support import aws
 
 from fleet.emulator import Emulator, EmulatorOptions, ThreadedEmulator
 
@@ -63,8 +75,7 @@ def emulator_thread(
 
 def sfn_config(**overrides: Any) -> AioConfig:
     """Client config for tests: read timeout above the long poll, no retries unless asked."""
-    settings: dict[str, Any] = {"read_timeout": 70, "retries": {"max_attempts": 0}}
-    return AioConfig(**{**settings, **overrides})
+    return aws.sfn_config(**overrides)
 
 
 @pytest.fixture
@@ -75,13 +86,7 @@ def make_sfn(emulator: Emulator) -> Callable[..., AbstractAsyncContextManager[An
     """
 
     def build(region: str = TEST_REGION, **config: Any) -> AbstractAsyncContextManager[Any]:
-        session = aioboto3.Session()
-        return session.client(
-            "stepfunctions",
-            endpoint_url=emulator.endpoint_url,
-            region_name=region,
-            config=sfn_config(**config),
-        )
+        return aws.sfn_client(emulator.endpoint_url, region, sfn_config(**config))
 
     return build
 
@@ -90,4 +95,31 @@ def make_sfn(emulator: Emulator) -> Callable[..., AbstractAsyncContextManager[An
 async def sfn(make_sfn: Callable[..., AbstractAsyncContextManager[Any]]) -> AsyncIterator[Any]:
     """A real aioboto3 `stepfunctions` client against the ``emulator`` endpoint."""
     async with make_sfn() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def module_emulator() -> Iterator[ThreadedEmulator]:
+    """The endpoint of ``shared_emulator``: one per test module, on its own thread and loop.
+
+    Its own event loop lets tests of any loop scope (and synchronous code) use it.
+    """
+    with Emulator.in_thread(EmulatorOptions(**FAST_OPTIONS)) as emu:
+        yield emu
+
+
+@pytest.fixture
+def shared_emulator(
+    aws_credentials: None, module_emulator: ThreadedEmulator, emulator_options: EmulatorOptions
+) -> ThreadedEmulator:
+    """The module's endpoint, emptied and set to this test's options (see `Emulator.reset`)."""
+    module_emulator.reset()
+    module_emulator.options.update(emulator_options.as_dict())
+    return module_emulator
+
+
+@pytest.fixture
+async def shared_sfn(shared_emulator: ThreadedEmulator) -> AsyncIterator[Any]:
+    """A real aioboto3 `stepfunctions` client against ``shared_emulator``."""
+    async with aws.sfn_client(shared_emulator.endpoint_url, TEST_REGION, sfn_config()) as client:
         yield client

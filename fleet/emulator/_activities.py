@@ -52,6 +52,9 @@ class Poll(Protocol):
     def offer(self, task: ActivityTask) -> bool:
         """Take `task` if this poll can still answer; False to pass it to the next poll."""
 
+    def expire(self) -> None:
+        """Answer now with no task, as when the hold time ends, and leave the queue."""
+
     def cancel(self) -> None:
         """Stop waiting without answering (the endpoint is closing)."""
 

@@ -1,4 +1,4 @@
-"""Out-of-process control on the API port: `/_emulator/stats`, `/options` and `/outage`."""
+"""Out-of-process control on the API port: `/_emulator/stats`, `/options`, `/outage`, `/reset`."""
 
 from __future__ import annotations
 
@@ -46,5 +46,9 @@ def handle(emulator: Emulator, conn: HttpConnection, method: bytes, path: str, b
             return
         _reply(conn, 200, {"seconds": seconds})
         emulator.begin_outage(float(seconds))
+        return
+    if method == b"POST" and route == "/_emulator/reset":
+        emulator.reset()
+        _reply(conn, 200, emulator.snapshot())
         return
     _reply(conn, 404, {"__type": "NotFound", "message": f"No admin route {path}"})

@@ -62,6 +62,10 @@ class Api:
         self.runtime = runtime
         self._throttle = Throttle()
 
+    def reset(self) -> None:
+        """Refill every throttling bucket."""
+        self._throttle = Throttle()
+
     def handle(self, conn: Connection, target: str | None, body: bytes, auth: str | None) -> None:
         """Serve one API call; never raises."""
         name = target[len(_PREFIX) :] if target and target.startswith(_PREFIX) else None

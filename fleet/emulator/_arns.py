@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import re
 
-from fleet._arn import partition
+from fleet._arn import build as build
+from fleet._arn import valid_name
 from fleet.emulator._errors import ApiError, invalid_arn
 
 DEFAULT_REGION = "us-east-1"
 
-# Names may not hold whitespace, brackets, wildcards, punctuation that ARNs or URLs use, or
-# control characters (the naming rules of the Step Functions quotas page).
-_BAD_NAME = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _ACCOUNT = re.compile(r"\d{12}")
-
-
-def build(region: str, account: str, kind: str, *names: str) -> str:
-    """`arn:<partition>:states:<region>:<account>:<kind>:<name>[:<name>...]`."""
-    return ":".join(("arn", partition(region), "states", region, account, kind, *names))
 
 
 def region_of(authorization: str | None) -> str:
@@ -34,7 +27,7 @@ def region_of(authorization: str | None) -> str:
 
 def check_name(name: str) -> None:
     """Raise InvalidName ("Invalid Name: '<name>'") for a name AWS would refuse."""
-    if not name or len(name) > 80 or _BAD_NAME.search(name):
+    if not valid_name(name):
         raise ApiError("InvalidName", f"Invalid Name: '{name}'")
 
 

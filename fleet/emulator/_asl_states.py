@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fleet._arn import ACTIVITY_ARN
 from fleet.emulator._asl_fields import (
     MAX_SECONDS,
     ROOT,
@@ -20,7 +20,6 @@ from fleet.emulator._dataflow import Template
 from fleet.emulator._jsonpath import Path
 from fleet.emulator._retry import ALL, Catcher, Retrier
 
-_ACTIVITY = re.compile(r"arn:aws(-cn|-us-gov)?:states:[a-z0-9-]+:\d{12}:activity:[^:\s]{1,80}")
 _SUPPORTED_TYPES = ("Task", "Pass", "Wait", "Choice", "Succeed", "Fail")
 _ASL_TYPES = (*_SUPPORTED_TYPES, "Map", "Parallel")
 _IO = ("InputPath", "OutputPath")
@@ -161,7 +160,7 @@ def _parse_task(state: State, body: dict[str, Any], where: str, problems: Proble
     resource = body.get("Resource")
     if not isinstance(resource, str):
         problems.add(where, "These fields are required: [Resource]")
-    elif not _ACTIVITY.fullmatch(resource):
+    elif not ACTIVITY_ARN.fullmatch(resource):
         if resource.startswith("arn:"):
             problems.add(
                 f"{where}/Resource",

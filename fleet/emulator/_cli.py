@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sys
 
+from fleet._limits import MAX_POLLERS_PER_ACTIVITY
 from fleet.emulator._emulator import Emulator
 from fleet.emulator._options import FAULT_KINDS, EmulatorOptions
 
@@ -58,8 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "--max-pollers",
         type=int,
-        default=1000,
-        help="concurrent polls per activity before ActivityWorkerLimitExceeded (default 1000)",
+        default=MAX_POLLERS_PER_ACTIVITY,
+        help="concurrent polls per activity before ActivityWorkerLimitExceeded (default "
+        f"{MAX_POLLERS_PER_ACTIVITY})",
     )
     add("--account-id", default="123456789012", help="account id in every ARN")
     add("--seed", type=int, default=None, help="seed for fault and jitter randomness")

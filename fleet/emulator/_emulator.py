@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +35,13 @@ class Emulator:
         console: bool = False,
     ) -> None:
         self.options = options if options is not None else EmulatorOptions()
+        self._initial_options = dataclasses.replace(self.options)
         self.stats = EmulatorStats()
         self.host = host
         self.port = port
         self._runtime = Runtime(self.options, self.stats)
-        self._http = HttpServer(Api(self._runtime), self._admin, self.stats)
+        self._api = Api(self._runtime)
+        self._http = HttpServer(self._api, self._admin, self.stats)
         if console:  # the local console's web pages, off unless asked for
             self._http.pages = lambda conn, method, path: _console.handle(
                 self._runtime, conn, method, path
@@ -87,6 +90,19 @@ class Emulator:
             self._outage = None
         await self.stop_listening()
         self._runtime.close()
+
+    def reset(self) -> None:
+        """Make the endpoint as it was when created, without closing it.
+
+        Every activity, state machine, execution, task token, counter and throttling bucket is
+        forgotten; the options go back to those it was created with; long polls being held are
+        answered with no task. Connections and the listening socket are left as they are, so
+        clients keep working against the empty endpoint.
+        """
+        self._runtime.reset()
+        self._api.reset()
+        self.stats.reset()
+        self.options.update(self._initial_options.as_dict())
 
     def begin_outage(self, seconds: float) -> None:
         """Refuse connections for `seconds` (every open one is reset), then listen again."""

@@ -7,6 +7,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from fleet._limits import MAX_POLLERS_PER_ACTIVITY
+
 Throttle = Literal["large", "other"]
 FAULT_KINDS = ("500", "503", "drop")
 
@@ -71,7 +73,7 @@ class EmulatorOptions:
     """Latency added before every API answer."""
     lost_polls: bool = False
     """When true, a long poll whose client went away still takes a task, as AWS does."""
-    max_pollers_per_activity: int = 1000
+    max_pollers_per_activity: int = MAX_POLLERS_PER_ACTIVITY
     """Concurrent polls per activity beyond which ActivityWorkerLimitExceeded is answered."""
     account_id: str = "123456789012"
     """Account id in every ARN."""

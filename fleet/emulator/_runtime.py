@@ -55,6 +55,24 @@ class Runtime:
         """Run `callback` after `service_seconds` of (scaled) service time."""
         return self.loop.call_later(self.real_seconds(service_seconds), callback, *args)
 
+    def reset(self) -> None:
+        """Forget every resource, execution and token; held polls are answered with no task.
+
+        Running executions stop where they are (their timers are cancelled) and vanish with
+        the store; a token issued before is `InvalidToken` afterwards.
+        """
+        for execution in list(self.running):
+            execution.cancel_timers()
+        for queue in self.store.queues.values():
+            for poll in list(queue.polls):
+                poll.expire()
+            queue.polls.clear()
+        self.store = Store()
+        self.tokens = TokenBook()
+        self.running = set()
+        self._seed = self.options.seed
+        self._rng = random.Random(self._seed)
+
     def close(self) -> None:
         """Cancel every timer: executions stay as they are (RUNNING), held polls are dropped."""
         for execution in list(self.running):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fleet._arn import MAX_NAME_CHARS
+from fleet._limits import MAX_CAUSE_CHARS, MAX_ERROR_CHARS, MAX_OUTPUT_BYTES
 from fleet.emulator._errors import serialization, validation
 
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
@@ -36,12 +38,12 @@ def _s(max_len: int, *, required: bool = False, min_len: int = 1, **kw: Any) -> 
 
 _ARN = _s(256, required=True)
 _TOKEN = _s(2048, required=True)
-_NAME = _s(80, required=True)
+_NAME = _s(MAX_NAME_CHARS, required=True)
 _MAX_RESULTS = Member(int, max_value=1000)
 _PAGE = _s(1024)
-_PAYLOAD = _s(262144, min_len=0, utf8=True, sensitive=True)
-_ERROR = _s(256, min_len=0, sensitive=True)
-_CAUSE = _s(32768, min_len=0, sensitive=True)
+_PAYLOAD = _s(MAX_OUTPUT_BYTES, min_len=0, utf8=True, sensitive=True)
+_ERROR = _s(MAX_ERROR_CHARS, min_len=0, sensitive=True)
+_CAUSE = _s(MAX_CAUSE_CHARS, min_len=0, sensitive=True)
 _LIST = Member(list)
 _STRUCT = Member(dict)
 

@@ -27,6 +27,10 @@ class EmulatorStats:
         self.executions_started = 0
         self.connections_opened = 0
 
+    def reset(self) -> None:
+        """Back to zero, in place, so every holder of this object sees the new counts."""
+        vars(self).update(vars(EmulatorStats()))
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot."""
         return {

@@ -83,6 +83,14 @@ class ThreadedEmulator:
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
+    def reset(self) -> None:
+        """See `Emulator.reset`; returns once the endpoint has been reset."""
+
+        async def reset() -> None:
+            self.emulator.reset()
+
+        self.call(reset())
+
     def stop_listening(self) -> None:
         """See `Emulator.stop_listening`."""
         self.call(self.emulator.stop_listening())

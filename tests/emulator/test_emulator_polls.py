@@ -39,11 +39,9 @@ async def test_waiting_poll_is_woken_when_a_task_is_scheduled(sfn: Any, emulator
     poll = asyncio.create_task(sfn.get_activity_task(activityArn=activity, workerName="w"))
     await until(lambda: emulator.snapshot()["polls_waiting"] == 1)
 
-    loop = asyncio.get_running_loop()
-    began = loop.time()
     await sfn.start_execution(stateMachineArn=machine, input='{"wake": true}')
+    # A poll that was not woken would answer empty when its 30 s hold ends.
     task = await poll
-    assert loop.time() - began < 0.5
     assert json.loads(task["input"]) == {"wake": True}
 
 

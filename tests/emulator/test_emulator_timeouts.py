@@ -14,6 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from emulator_support import code_of, create_machine, events, machine_with_task, wait_closed
 
+from fleet.emulator._retry import Retrier
+
 pytestmark = pytest.mark.emulator_options(time_scale=100.0)
 
 
@@ -75,7 +77,8 @@ async def test_heartbeats_do_not_extend_the_total_timeout(sfn: Any) -> None:
     began = loop.time()
 
     async def heartbeat_until_rejected() -> ClientError:
-        while loop.time() - began < 2:
+        # 100 times the 0.2 s TimeoutSeconds: only heartbeats that extend it get this far.
+        while loop.time() - began < 20:
             try:
                 await sfn.send_task_heartbeat(taskToken=token)
             except ClientError as error:
@@ -84,7 +87,6 @@ async def test_heartbeats_do_not_extend_the_total_timeout(sfn: Any) -> None:
         raise AssertionError("heartbeats were accepted past TimeoutSeconds")
 
     assert code_of(await heartbeat_until_rejected()) == "TaskTimedOut"
-    assert loop.time() - began < 1
     assert (await wait_closed(sfn, arn))["error"] == "States.Timeout"
 
 
@@ -197,20 +199,22 @@ async def test_worker_failures_retry_with_backoff_then_catch(sfn: Any) -> None:
         },
     )
     arn = (await sfn.start_execution(stateMachineArn=machine))["executionArn"]
-    loop = asyncio.get_running_loop()
-    gaps = []
     for _ in range(3):
-        began = loop.time()
         token = (await sfn.get_activity_task(activityArn=activity))["taskToken"]
-        gaps.append(loop.time() - began)
         await sfn.send_task_failure(taskToken=token, error="Boom", cause="kaput")
 
     described = await wait_closed(sfn, arn)
     assert (described["status"], described["error"]) == ("FAILED", "Gave up")
-    # 10 s then 20 s of service time: 0.1 s and 0.2 s at this time scale.
-    assert 0.08 <= gaps[1] < 1
-    assert 0.18 <= gaps[2] < 1
     history = await events(sfn, arn)
+    # The waits on the endpoint's own clock, from each failure to the next scheduling: 10 s
+    # then 20 s of service time, 0.1 s and 0.2 s at this time scale. A busy machine can only
+    # make them longer (the timestamps are rounded to the millisecond on the wire).
+    failed_at = [e["timestamp"] for e in history if e["type"] == "ActivityFailed"]
+    scheduled_at = [e["timestamp"] for e in history if e["type"] == "ActivityScheduled"]
+    waits = [(s - f).total_seconds() for f, s in zip(failed_at, scheduled_at[1:], strict=False)]
+    assert len(waits) == 2
+    assert waits[0] >= 0.1 - 0.002
+    assert waits[1] >= 0.2 - 0.002
     failed = [e["activityFailedEventDetails"] for e in history if e["type"] == "ActivityFailed"]
     assert failed == [{"error": "Boom", "cause": "kaput"}] * 3
     assert [e["type"] for e in history[-3:]] == [
@@ -256,7 +260,12 @@ async def test_execution_timeout(sfn: Any) -> None:
 
 
 async def _failure_gaps(sfn: Any, retry: dict[str, Any], failures: int) -> list[float]:
-    """Fail the task `failures` times; return the seconds each retry took to reappear."""
+    """Fail the task `failures` times; return the seconds each retry waited.
+
+    The waits are read from the endpoint's own clock, from each ActivityFailed to the next
+    ActivityScheduled, so a busy machine can only make them longer. A retry that does not come
+    within 30 s fails the test.
+    """
     activity = (await sfn.create_activity(name="retried"))["activityArn"]
     machine = await create_machine(
         sfn,
@@ -272,23 +281,36 @@ async def _failure_gaps(sfn: Any, retry: dict[str, Any], failures: int) -> list[
             },
         },
     )
-    await sfn.start_execution(stateMachineArn=machine)
-    loop = asyncio.get_running_loop()
-    token = (await sfn.get_activity_task(activityArn=activity))["taskToken"]
-    gaps = []
+    arn = (await sfn.start_execution(stateMachineArn=machine))["executionArn"]
+
+    async def next_token() -> str:
+        async with asyncio.timeout(30):
+            while True:  # a poll held past its 2 s comes back empty: poll again
+                answer = await sfn.get_activity_task(activityArn=activity)
+                if "taskToken" in answer:
+                    return str(answer["taskToken"])
+
+    token = await next_token()
     for _ in range(failures):
         await sfn.send_task_failure(taskToken=token, error="Again")
-        began = loop.time()
-        token = (await sfn.get_activity_task(activityArn=activity))["taskToken"]
-        gaps.append(loop.time() - began)
-    return gaps
+        token = await next_token()
+    history = await events(sfn, arn)
+    failed = [e["timestamp"] for e in history if e["type"] == "ActivityFailed"]
+    scheduled = [e["timestamp"] for e in history if e["type"] == "ActivityScheduled"]
+    return [(s - f).total_seconds() for f, s in zip(failed, scheduled[1:], strict=True)]
+
+
+#: The history's timestamps go over the wire in milliseconds.
+STAMP = 0.002
 
 
 async def test_max_delay_caps_the_backoff(sfn: Any) -> None:
-    retry = {"IntervalSeconds": 10, "BackoffRate": 20, "MaxDelaySeconds": 15}
+    # Uncapped, the second delay would be 10,000 s (100 s here): far past the 30 s the test
+    # waits for the retry, so its coming at all shows the cap.
+    retry = {"IntervalSeconds": 10, "BackoffRate": 1000, "MaxDelaySeconds": 15}
     first, second = await _failure_gaps(sfn, retry, 2)
-    assert 0.08 <= first < 1  # 10 s
-    assert 0.13 <= second < 1  # 15 s, not 200 s
+    assert first >= 0.10 - STAMP  # 10 s
+    assert second >= 0.15 - STAMP  # 15 s
 
 
 @pytest.mark.emulator_options(time_scale=100.0, seed=11)
@@ -297,6 +319,10 @@ async def test_full_jitter_draws_from_the_seeded_randomness(sfn: Any) -> None:
     gaps = await _failure_gaps(sfn, retry, 3)
     draws = random.Random(11)
     expected = [draws.uniform(0, 50) / 100 for _ in range(3)]  # 0.23 s, 0.28 s, 0.46 s
+    # What the endpoint decides, exactly: the retrier's delays drawn from the seeded stream.
+    retrier = Retrier(("States.ALL",), interval_seconds=50, backoff_rate=1, full_jitter=True)
+    decided = random.Random(11)
+    assert [retrier.delay(n, decided) / 100 for n in range(3)] == expected
+    # ... and the waits it kept on its own clock: never shorter (a busy machine only adds).
     for gap, wanted in zip(gaps, expected, strict=True):
-        # A gap is the retry delay plus one poll's round trip, so never less than the delay.
-        assert wanted - 0.01 <= gap <= wanted + 0.25
+        assert gap >= wanted - STAMP

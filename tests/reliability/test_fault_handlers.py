@@ -167,18 +167,21 @@ async def test_misbehaving_handlers_are_failed_back_and_retried(
         errors = [a.error for a in ledger.attempts if a.execution in arns and a.error]
         expected = FIRST_ERROR[kind]
         assert errors == ([expected] * len(arns) if expected else []), kind
-    # The handlers' own timeouts fired on time, even for a thread that could not be stopped.
+    # The handlers' own 0.5 s timeouts fired, even for a thread that could not be stopped: the
+    # errors above are Fleet.Timeout, where a hang left alone would end in the 3 s heartbeat
+    # timeout (ActivityTimedOut). On the endpoint's clock, never before the 0.5 s.
     timed_out = {
-        kind: max(a.ended - a.started for a in ledger.attempts
+        kind: min(a.ended - a.started for a in ledger.attempts
                   if a.execution in runs[kind] and a.error == "Fleet.Timeout")
         for kind in ("hangs", "hangs_sync")
     }  # fmt: skip
-    assert max(timed_out.values()) < 0.5 + 1.0, timed_out
+    assert min(timed_out.values()) >= 0.5 - 0.002, timed_out
     assert "not valid" in failures["bad_text"][0]["cause"]
     assert failures["bad_message"][0]["cause"].startswith("FileNotFoundError: no such file: caf")
-    # The loop-lag metric tells a handler that blocks the loop from one that does not.
-    assert lag_with_threads < 0.5
+    # The loop-lag metric tells a handler that blocks the loop from one that does not: both
+    # measured on the same machine in the same run, however busy it is.
     assert lag_with_loop_blocked > 0.9
+    assert lag_with_threads < lag_with_loop_blocked / 2
     blocked = [line for line in report.lines if "event loop was blocked" in line]
     assert blocked
     # A slow leak shows in the process's resident memory (4 MiB a task here).
@@ -191,6 +194,6 @@ async def test_misbehaving_handlers_are_failed_back_and_retried(
             "loop_lag_seconds_cpu_in_threads": round(lag_with_threads, 3),
             "loop_lag_seconds_cpu_in_loop": round(lag_with_loop_blocked, 3),
             "rss_growth_mib": round(grown / 2**20, 1),
-            "timeout_0.5s_reported_after": {k: round(v, 2) for k, v in timed_out.items()},
+            "timeout_0.5s_reported_after_at_least": {k: round(v, 2) for k, v in timed_out.items()},
         },
     )

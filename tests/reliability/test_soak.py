@@ -52,6 +52,7 @@ async def work(task: Task) -> dict:
 """
 
 
+@pytest.mark.soak
 @pytest.mark.timeout(SOAK_SECONDS + 150)
 async def test_soak_with_one_percent_faults_loses_nothing_and_memory_stays_flat(
     tmp_path: Path, make_endpoint: Any, issued_tokens: list[str]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +14,8 @@ import aiohttp
 import anyio
 from anyio.abc import Process
 from prometheus_client.parser import text_string_to_metric_families
+
+from support.ports import free_port
 
 #: Metric samples keyed by (sample name, sorted labels).
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -55,13 +56,6 @@ async def work(task: Task) -> dict:
         await anyio.sleep(task.input.get("sleep", 0))
     return {{"attempt": task.attempt}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class WorkerProcess:

@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import aioboto3
 import anyio
 
 from fleet import Fleet, Settings
+from fleet._machine import CONTEXT_PARAMETERS
 from fleet._metrics import Metrics
 from fleet._supervisor import Supervisor
 from fleet._worker import serve
+from support import machines
+from support.aws import sfn_client
 from support.process import Samples, scrape
 
 REGION = "us-east-1"
@@ -35,7 +37,7 @@ RETRY_TIMEOUT = {
 
 def client(endpoint_url: str) -> Any:
     """A real aioboto3 Step Functions client (an async context manager) for ``endpoint_url``."""
-    return aioboto3.Session().client("stepfunctions", endpoint_url=endpoint_url, region_name=REGION)
+    return sfn_client(endpoint_url, REGION)
 
 
 def unique(prefix: str) -> str:
@@ -54,7 +56,7 @@ async def create_machine(
 ) -> tuple[str, str]:
     """Create an activity and a one-Task state machine over it; return both ARNs."""
     activity_arn = (await sfn.create_activity(name=activity))["activityArn"]
-    state: dict[str, Any] = {"Type": "Task", "Resource": activity_arn, "End": True}
+    state = machines.task_state(activity_arn)
     if heartbeat is not None:
         state["HeartbeatSeconds"] = heartbeat
     if timeout is not None:
@@ -66,21 +68,12 @@ async def create_machine(
         state.pop("End")
         state["Next"] = "Done"
     if context:
-        state["Parameters"] = {
-            "input.$": "$",
-            "enteredTime.$": "$$.State.EnteredTime",
-            "retryCount.$": "$$.State.RetryCount",
-        }
+        state["Parameters"] = dict(CONTEXT_PARAMETERS)
     states: dict[str, Any] = {"Work": state}
     if catch:
         states["Done"] = {"Type": "Pass", "End": True}
     definition = {"StartAt": "Work", "States": states}
-    machine = await sfn.create_state_machine(
-        name=unique(activity),
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/test",
-    )
-    return activity_arn, machine["stateMachineArn"]
+    return activity_arn, await machines.create_machine(sfn, definition, unique(activity))
 
 
 async def start(sfn: Any, machine: str, inputs: Iterable[Any]) -> list[str]:

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from aiobotocore.config import AioConfig
+from support.aws import sfn_client
 from support.worker import (
     RETRY_TIMEOUT,
     client,
@@ -128,7 +130,9 @@ async def test_heartbeats_keep_a_task_alive_past_its_heartbeat_seconds(make_endp
     app = Fleet()
     name = unique("Long")
 
-    @app.activity(name, heartbeat_seconds=1.0)
+    # A heartbeat every ~0.2 s: a busy machine would have to hold the worker back 0.8 s
+    # before the service's 1 s of allowed silence ran out.
+    @app.activity(name, heartbeat_seconds=0.25)
     async def long(task: Task) -> str:
         await anyio.sleep(3.0)
         return "done"
@@ -169,18 +173,16 @@ async def test_a_stopped_execution_cancels_its_handler_through_the_heartbeat(
         (arn,) = await start(sfn, machine, [{}])
         with anyio.fail_after(10):
             await started.wait()
-        stopped_at = time.monotonic()
         await sfn.stop_execution(executionArn=arn, error="Operator", cause="no longer needed")
-        with anyio.fail_after(5):
+        # Cancelled by the first heartbeat after the stop (one task_gone below), long before
+        # the handler's 60 s sleep would have ended.
+        with anyio.fail_after(20):
             while not cancelled_after:
                 await anyio.sleep(0.05)
-        cancel_delay = time.monotonic() - stopped_at
         assert worker.sup is not None
         with anyio.fail_after(5):
             while worker.sup.runtimes[0].slots.in_use > 1:  # only the next poll's slot
                 await anyio.sleep(0.05)
-    # Cancelled within one heartbeat interval (0.8 s) plus scheduling slack.
-    assert cancel_delay < 2.0
     assert worker.value("fleet_tasks_completed_total", activity=name, outcome="cancelled") == 1
     assert worker.value("fleet_heartbeats_total", activity=name, result="task_gone") == 1
     assert worker.value("fleet_api_requests_total", operation="SendTaskSuccess", outcome="ok") == 0
@@ -400,7 +402,13 @@ async def test_injected_faults_are_retried_and_every_execution_completes(
         await anyio.sleep(0.05)
         return "ok"
 
-    async with make_endpoint(seed=7) as emu, client(emu.endpoint_url) as sfn:
+    # The test's own calls meet the faults too: a client as patient as a careful user's, so that
+    # watching the executions does not fail where the worker, the thing under test, did not.
+    patient = AioConfig(retries={"mode": "standard", "max_attempts": 10})
+    async with (
+        make_endpoint(seed=7) as emu,
+        sfn_client(emu.endpoint_url, config=patient) as sfn,
+    ):
         _, machine = await create_machine(sfn, name, heartbeat=5, retry=[RETRY_TIMEOUT])
         arns = await start(sfn, machine, [{}] * 40)
         async with running_worker(app, emu.endpoint_url) as worker:
