@@ -9,6 +9,7 @@ from typing import Any
 
 from deploy.errors import PreflightError
 from deploy.stack import ActivitySpec, Stack
+from fleet._arn import partition
 
 DRAIN_ERRORS = ("Fleet.Draining", "Fleet.Interrupted")
 TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout")
@@ -22,7 +23,7 @@ CONTEXT_PARAMETERS = {
 
 def activity_arn(region: str, account: str, name: str) -> str:
     """The ARN Step Functions gives the activity ``name``."""
-    return f"arn:aws:states:{region}:{account}:activity:{name}"
+    return f"arn:{partition(region)}:states:{region}:{account}:activity:{name}"
 
 
 def task_state(activity: ActivitySpec, arn: str, pass_context: bool) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def generate(stack: Stack, account: str) -> dict[str, Any]:
     states: dict[str, Any] = {}
     names = [a.name for a in stack.activities]
     for index, activity in enumerate(stack.activities):
-        arn = activity_arn(stack.region, account, activity.name)
+        arn = activity_arn(stack.region, account, stack.activity_prefix + activity.name)
         state = task_state(activity, arn, stack.state_machine.pass_context)
         if index + 1 < len(names):
             state["Next"] = names[index + 1]
@@ -92,7 +93,7 @@ def substitute(text: str, stack: Stack, account: str) -> str:
     values = {"${Region}": stack.region, "${AccountId}": account}
     for activity in stack.activities:
         values[f"${{Activity.{activity.name}}}"] = activity_arn(
-            stack.region, account, activity.name
+            stack.region, account, stack.activity_prefix + activity.name
         )
     for key, value in values.items():
         text = text.replace(key, value)
@@ -166,7 +167,10 @@ def lint(definition: dict[str, Any], stack: Stack, account: str) -> list[LintPro
     for Fleet.Draining / Fleet.Interrupted, none for States.Timeout / States.HeartbeatTimeout.
     Warnings: no HeartbeatSeconds (a lost task then hangs for the 99,999,999 s default).
     """
-    known = {activity_arn(stack.region, account, a.name) for a in stack.activities}
+    known = {
+        activity_arn(stack.region, account, stack.activity_prefix + a.name)
+        for a in stack.activities
+    }
     problems: list[LintProblem] = []
     states = definition.get("States")
     if not isinstance(states, dict) or "StartAt" not in definition:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from deploy.image import parse_ecr_uri
 from deploy.names import Names
+from fleet._arn import partition
 
 Policy = dict[str, Any]
 VERSION = "2012-10-17"
@@ -33,7 +35,16 @@ def execution_policy(names: Names) -> Policy:
             "Resource": [f"{names.log_group_arn}:*"],
         }
     ]
-    if not names.stack.image.uri:
+    uri = names.stack.image.uri
+    ecr = parse_ecr_uri(uri) if uri else None
+    if ecr is not None:
+        repository = f"arn:{partition(ecr.region)}:ecr:{ecr.region}:{ecr.account}:repository/"
+        repository += ecr.repository
+    elif not uri:
+        repository = names.repository_arn
+    else:
+        repository = ""  # a public registry needs no credentials
+    if repository:
         statements += [
             {
                 # GetAuthorizationToken has no resource-level permissions.
@@ -50,7 +61,7 @@ def execution_policy(names: Names) -> Policy:
                     "ecr:BatchGetImage",
                     "ecr:GetDownloadUrlForLayer",
                 ],
-                "Resource": [names.repository_arn],
+                "Resource": [repository],
             },
         ]
     return {"Version": VERSION, "Statement": statements}
@@ -86,7 +97,7 @@ def task_policy(names: Names) -> Policy:
                 "Sid": "TaskProtection",
                 "Effect": "Allow",
                 "Action": ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
-                "Resource": [f"arn:aws:ecs:{names.region}:{names.account}:task/{names.cluster}/*"],
+                "Resource": [names.tasks_arn],
             },
         ],
     }
@@ -103,7 +114,7 @@ def schedule_policy(names: Names, run_workers: bool) -> Policy:
         }
     ]
     if run_workers:
-        task_arn = f"arn:aws:ecs:{names.region}:{names.account}:task/{names.cluster}/*"
+        task_arn = names.tasks_arn
         statements += [
             {
                 "Sid": "RunWorkers",

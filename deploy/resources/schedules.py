@@ -272,12 +272,6 @@ class Rule(Resource):
             "tags": self.tags,
         }
 
-    def changes(self, current: State, desired: State) -> list[Change]:
-        out = super().changes(current, desired)
-        for target_id in sorted(set(current["targets"]) - set(desired["targets"])):
-            out.append(Change(f"targets.{target_id}", current["targets"][target_id], None))
-        return out
-
     async def _put_rule(self, desired: State, tags: bool) -> None:
         events = await self.aws.client("events")
         extra: dict[str, Any] = {"Tags": tag_list(desired["tags"], "Key", "Value")} if tags else {}

@@ -132,7 +132,7 @@ class TaskDefinition(Resource):
             "requiresCompatibilities": ["FARGATE"],
             "container": {
                 "name": CONTAINER,
-                "image": names.image,
+                "image": self.ctx.image,
                 "essential": True,
                 "stopTimeout": STOP_TIMEOUT,
                 "environment": worker_environment(self.ctx),
