@@ -161,7 +161,10 @@ async def _cmd_plan(stack: Stack, args: argparse.Namespace, out: Console) -> int
         out.print(render.summary(steps))
         _print_conflicts(steps, out)
         if args.out:
-            out.print(f"plan saved to {args.out}: apply it with `{PROG} apply --plan {args.out}`")
+            out.print(
+                f"plan saved to {args.out}: apply it with `{PROG} apply --plan {args.out}`",
+                soft_wrap=True,
+            )
     if any(s.action == "conflict" for s in steps):
         return 1
     return 2 if args.detailed_exitcode and changed else 0

@@ -86,5 +86,8 @@ def differences(saved: list[dict[str, Any]], now: list[Step]) -> list[str]:
 def _comparable(step: dict[str, Any] | None) -> Any:
     if step is None or step.get("action") in ("absent", None):
         return None
-    # JSON round trip: tuples and lists compare alike.
-    return json.loads(json.dumps(step, sort_keys=True, default=str))
+    # JSON round trip: tuples and lists compare alike; the file's keys are sorted, so the
+    # changes are compared in field order.
+    out = json.loads(json.dumps(step, sort_keys=True, default=str))
+    out["changes"] = sorted(out.get("changes", []), key=lambda c: str(c.get("field")))
+    return out

@@ -99,6 +99,13 @@ class Cli:
         captured = self.capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
+    def run_bare(self, command: str, *args: str) -> Result:
+        """Run ``command`` with ``args`` and the endpoint only (no stack file, no overrides)."""
+        self.capsys.readouterr()
+        code = main([command, "--endpoint-url", self.url, *args])
+        captured = self.capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
 
 READ_ONLY_PREFIXES = ("Describe", "List", "Get")
 
