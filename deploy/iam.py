@@ -99,6 +99,15 @@ def task_policy(names: Names) -> Policy:
                 "Action": ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
                 "Resource": [names.tasks_arn],
             },
+            {
+                # A worker whose deployment is no longer PRIMARY finishes its tasks and exits,
+                # so that a rollout does not wait on scale-in protection: it reads its own
+                # task (the deployment that started it) and the stack's service.
+                "Sid": "FollowDeployments",
+                "Effect": "Allow",
+                "Action": ["ecs:DescribeServices", "ecs:DescribeTasks"],
+                "Resource": [names.service_arn, names.tasks_arn],
+            },
         ],
     }
 

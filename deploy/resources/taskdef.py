@@ -60,6 +60,8 @@ def worker_environment(ctx: Context) -> dict[str, str]:
         "FLEET_CLOUDWATCH_NAMESPACE": METRICS_NAMESPACE,
         "FLEET_SERVICE_NAME": ctx.names.service,
     }
+    if stack.activity_prefix:
+        env["FLEET_ACTIVITY_PREFIX"] = stack.activity_prefix
     if batch:
         env["FLEET_EXIT_WHEN_IDLE_SECONDS"] = str(stack.worker.exit_when_idle_seconds)
         if stack.worker.max_tasks is not None:
