@@ -145,7 +145,7 @@ def _decide(res: Resource, current: State | None) -> tuple[Step, State | None]:
             step.note = f"exists without the tag {STACK_TAG}={res.ctx.stack.name}; left alone"
         else:
             step.action = "conflict"
-            step.note = (
+            step.note = res.conflict_note(current) or (
                 f"exists but is not tagged {STACK_TAG}={res.ctx.stack.name}: deploy will not "
                 "modify what it did not create (delete it, tag it to adopt it, or rename the stack)"
             )

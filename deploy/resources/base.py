@@ -201,6 +201,10 @@ class Resource:
             return True
         return bool(current["tags"].get(STACK_TAG) == self.ctx.stack.name)
 
+    def conflict_note(self, current: State) -> str | None:
+        """Why the resource is not the stack's and how to fix it, where the kind knows better."""
+        return None
+
     def changes(self, current: State, desired: State) -> list[Change]:
         """What differs between ``current`` and ``desired``."""
         return diff(current, desired, unreported=self.unreported, ignored=self.ignored)
