@@ -64,7 +64,54 @@ def execution_policy(names: Names) -> Policy:
                 "Resource": [repository],
             },
         ]
+    secrets = sorted(set(names.stack.worker.secrets.values()))
+    ssm = [arn for arn in secrets if ":ssm:" in arn]
+    managed = sorted({secret_arn(arn) for arn in secrets if ":secretsmanager:" in arn})
+    if ssm:
+        statements.append(
+            {
+                # ECS reads worker.secrets when it starts the container: these and no others.
+                "Sid": "ReadParameters",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameters"],
+                "Resource": ssm,
+            }
+        )
+    if managed:
+        statements.append(
+            {
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": managed,
+            }
+        )
     return {"Version": VERSION, "Statement": statements}
+
+
+def secret_arn(value_from: str) -> str:
+    """The secret's own ARN, without a ``:json-key:version-stage:version-id`` suffix.
+
+    >>> secret_arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::")
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf'
+    """
+    return ":".join(value_from.split(":")[:7])
+
+
+def worker_statements(names: Names) -> list[dict[str, Any]]:
+    """The stack's own statements for the worker (``worker.statements``), Sids filled in."""
+    out = []
+    for index, spec in enumerate(names.stack.worker.statements, start=1):
+        statement: dict[str, Any] = {
+            "Sid": spec.sid or f"Worker{index}",
+            "Effect": spec.effect,
+            "Action": list(spec.actions),
+            "Resource": list(spec.resources),
+        }
+        if spec.conditions:
+            statement["Condition"] = spec.conditions
+        out.append(statement)
+    return out
 
 
 def task_policy(names: Names) -> Policy:
@@ -108,6 +155,7 @@ def task_policy(names: Names) -> Policy:
                 "Action": ["ecs:DescribeServices", "ecs:DescribeTasks"],
                 "Resource": [names.service_arn, names.tasks_arn],
             },
+            *worker_statements(names),
         ],
     }
 

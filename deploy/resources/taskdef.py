@@ -78,6 +78,7 @@ def _container(raw: dict[str, Any]) -> dict[str, Any]:
         "essential": raw.get("essential", True),
         "stopTimeout": raw.get("stopTimeout"),
         "environment": {e["name"]: e["value"] for e in raw.get("environment", [])},
+        "secrets": {e["name"]: e["valueFrom"] for e in raw.get("secrets", [])},
         "healthCheck": raw.get("healthCheck"),
         "logConfiguration": raw.get("logConfiguration"),
         "portMappings": [
@@ -138,6 +139,8 @@ class TaskDefinition(Resource):
                 "essential": True,
                 "stopTimeout": STOP_TIMEOUT,
                 "environment": worker_environment(self.ctx),
+                # Read by ECS at start from SSM / Secrets Manager with the execution role.
+                "secrets": dict(sorted(self.ctx.stack.worker.secrets.items())),
                 "healthCheck": HEALTH_CHECK,
                 "logConfiguration": {
                     "logDriver": "awslogs",
@@ -163,6 +166,9 @@ class TaskDefinition(Resource):
         container = dict(desired["container"])
         container["environment"] = [
             {"name": k, "value": v} for k, v in container["environment"].items()
+        ]
+        container["secrets"] = [
+            {"name": k, "valueFrom": v} for k, v in container["secrets"].items()
         ]
         found = await ecs.register_task_definition(
             family=self.name,
