@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from deploy_support import ACCOUNT, EXAMPLE, REGION, Cli, Clients
 
 STACK = "hello-world"
@@ -67,6 +68,7 @@ def _deployed(aws: Clients) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 def test_removed_fields_are_removed(cli: Cli, aws: Clients, tmp_path: Path) -> None:
     base, removed = tmp_path / "base.toml", tmp_path / "removed.toml"
     base.write_text(BASE)

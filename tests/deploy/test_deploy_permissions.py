@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from deploy_support import ACCOUNT, REGION, Cli, Clients
 
 STACK = "hello-world"
@@ -97,6 +98,7 @@ def test_statements_policies_boundary_and_secrets_are_scoped(cli: Cli, aws: Clie
     assert not td["containerDefinitions"][0].get("secrets")
 
 
+@pytest.mark.slow
 def test_policies_added_by_hand_are_reported_and_removed(cli: Cli, aws: Clients) -> None:
     assert cli("apply").code == 0
     role = f"{STACK}-task"

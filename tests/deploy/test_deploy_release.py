@@ -47,6 +47,7 @@ def running(aws: Clients) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_a_new_image_rolls_out_pinned_by_digest(cli: Cli, aws: Clients) -> None:
     first = push(aws, "v1")
     result = cli("apply", "--set", 'image.tag="v1"')
@@ -119,6 +120,7 @@ def test_ship_builds_pushes_and_rolls_out_the_commit(
     assert "service stable" in result.out
 
 
+@pytest.mark.slow
 def test_status_redeploy_and_rollback(cli: Cli, aws: Clients) -> None:
     first = push(aws, "v1")
     assert cli("apply", "--set", 'image.tag="v1"').code == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from deploy_support import ACCOUNT, REGION, Cli, Clients
 from test_deploy_release import REPOSITORY, push, running
 
@@ -69,6 +70,7 @@ def test_a_saved_plan_applies_exactly_what_it_showed(
     assert "ECS cluster 'hello-world': planned create, now unchanged" in stale.err
 
 
+@pytest.mark.slow
 def test_a_saved_plan_is_refused_when_the_account_moved_on(
     cli: Cli, aws: Clients, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from deploy_support import ACCOUNT, REGION, Cli, Clients
 
 
@@ -26,6 +27,7 @@ def test_a_second_stack_on_the_same_activity_names_the_fix(cli: Cli, aws: Client
     assert [c.rsplit("/", 1)[-1] for c in aws.ecs.list_clusters()["clusterArns"]] == ["staging"]
 
 
+@pytest.mark.slow
 def test_two_prefixed_stacks_coexist(cli: Cli, aws: Clients) -> None:
     for name in ("staging", "prod"):
         result = cli("apply", *stack(name, f"{name}-"))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from support.worker import create_machine, running_worker, start, wait_done
+import pytest
+from support.worker import create_machine, running_worker, start, wait_done, worker_settings
 
 from fleet import Fleet, Task
+from fleet._errors import ConfigurationError
+from fleet._worker import serve
 from fleet.emulator import Emulator
 
 
@@ -21,6 +24,7 @@ def app_for(stack: str) -> Fleet:
     return app
 
 
+@pytest.mark.slow
 async def test_prefixed_workers_serve_only_their_own_activity(endpoint: Emulator, sfn: Any) -> None:
     _, staging_machine = await create_machine(sfn, "staging-Hello")
     _, prod_machine = await create_machine(sfn, "prod-Hello")
@@ -42,10 +46,6 @@ async def test_prefixed_workers_serve_only_their_own_activity(endpoint: Emulator
 
 async def test_a_prefixed_activity_that_does_not_exist_is_named_in_full(endpoint: Emulator) -> None:
     import pytest
-    from support.worker import worker_settings
-
-    from fleet._errors import ConfigurationError
-    from fleet._worker import serve
 
     with pytest.raises(ConfigurationError, match="activity 'qa-Hello' does not exist"):
         await serve(app_for("qa"), worker_settings(endpoint.endpoint_url, activity_prefix="qa-"))

@@ -198,6 +198,7 @@ async def test_a_rolling_deploy_under_load_finishes_with_nothing_lost(
     )
 
 
+@pytest.mark.slow
 async def test_a_standalone_task_is_not_watched(
     endpoint: Emulator,
     sfn: Any,
