@@ -110,3 +110,21 @@ def test_removed_fields_are_removed(cli: Cli, aws: Clients, tmp_path: Path) -> N
         assert "project" not in tags, kind
         assert tags["sfn-fleet:stack"] == STACK, kind
     assert cli("plan", "--detailed-exitcode", stack=removed).code == 0
+
+
+@pytest.mark.slow
+def test_a_rule_target_input_removed_is_removed(cli: Cli, aws: Clients, tmp_path: Path) -> None:
+    rule = ["--set", 'scheduler="events-rule"']
+    base, removed = tmp_path / "base.toml", tmp_path / "removed.toml"
+    base.write_text(BASE)
+    removed.write_text(REMOVED)
+    assert cli("apply", *rule, stack=base).code == 0
+    (target,) = aws.events.list_targets_by_rule(Rule=f"{STACK}-hourly")["Targets"]
+    assert json.loads(target["Input"]) == {"who": "schedule"}
+    result = cli("apply", "--json", *rule, stack=removed)
+    assert result.code == 0, result.err
+    (target,) = aws.events.list_targets_by_rule(Rule=f"{STACK}-hourly")["Targets"]
+    assert json.loads(target.get("Input", "{}")) == {}
+    rule_arn = aws.events.describe_rule(Name=f"{STACK}-hourly")["Arn"]
+    tags = aws.events.list_tags_for_resource(ResourceARN=rule_arn)["Tags"]
+    assert {t["Key"] for t in tags} == {"sfn-fleet:stack"}
