@@ -38,10 +38,22 @@ def _ecs_parameters(ctx: Context) -> dict[str, Any]:
     }
 
 
+# The EcsParameters deploy sets; others an endpoint reports with defaults are not compared.
+_ECS_KEYS = (
+    "TaskDefinitionArn",
+    "TaskCount",
+    "CapacityProviderStrategy",
+    "NetworkConfiguration",
+    "PlatformVersion",
+    "PropagateTags",
+    "EnableECSManagedTags",
+)
+
+
 def _normal_ecs(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     if not raw:
         return None
-    out = dict(raw)
+    out = {key: raw[key] for key in _ECS_KEYS if key in raw}
     body = out.get("NetworkConfiguration", {}).get("awsvpcConfiguration")
     if body:
         out["NetworkConfiguration"] = {

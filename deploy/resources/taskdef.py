@@ -80,7 +80,10 @@ def _container(raw: dict[str, Any]) -> dict[str, Any]:
         "environment": {e["name"]: e["value"] for e in raw.get("environment", [])},
         "secrets": {e["name"]: e["valueFrom"] for e in raw.get("secrets", [])},
         "healthCheck": raw.get("healthCheck"),
-        "logConfiguration": raw.get("logConfiguration"),
+        "logConfiguration": {
+            "logDriver": raw.get("logConfiguration", {}).get("logDriver"),
+            "options": raw.get("logConfiguration", {}).get("options"),
+        },
         "portMappings": [
             {"containerPort": p["containerPort"], "protocol": p.get("protocol", "tcp")}
             for p in raw.get("portMappings", [])
