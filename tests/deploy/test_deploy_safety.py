@@ -134,3 +134,38 @@ def test_arns_take_the_partition_of_the_region() -> None:
     assert Names(load_stack(EXAMPLE, ['region="cn-north-1"']), ACCOUNT).repository_uri.endswith(
         ".amazonaws.com.cn/hello-world"
     )
+
+
+class _Terminal:
+    """stdin as a terminal: apply may ask."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_apply_asks_before_deleting(
+    cli: Cli, aws: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("apply").code == 0
+    answers = iter(["no", "yes"])
+    prompts: list[str] = []
+
+    def answer(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    monkeypatch.setattr("builtins.input", answer)
+    declined = cli("apply", *BATCH)
+    assert declined.code == 1
+    assert "not confirmed; nothing changed" in declined.err
+    assert "delete ECS service 'hello-world'" in prompts[0]
+    assert "apply plan for stack 'hello-world'" in declined.out  # the plan was shown first
+    assert (
+        aws.ecs.describe_services(cluster=STACK, services=[STACK])["services"][0]["status"]
+        == "ACTIVE"
+    )
+
+    accepted = cli("apply", *BATCH)
+    assert accepted.code == 0, accepted.err
+    assert len(prompts) == 2
