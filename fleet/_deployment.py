@@ -62,7 +62,6 @@ class DeploymentWatch:
         self._check = check_seconds
         self._on_superseded = on_superseded
         self._metrics = metrics
-        self._not_a_service = False
 
     async def run(self) -> None:
         """Check until superseded (then call back and return) or cancelled."""
@@ -110,7 +109,10 @@ class DeploymentWatch:
                 metadata = await response.json(content_type=None)
         cluster, task_arn = str(metadata["Cluster"]), str(metadata["TaskARN"])
         found = await self._call("DescribeTasks", cluster=cluster, tasks=[task_arn])
-        task = (found.get("tasks") or [{}])[0]
+        if not found.get("tasks"):
+            # Not visible yet (ECS is eventually consistent): the next check asks again.
+            raise KeyError(f"DescribeTasks does not know {task_arn} yet")
+        task = found["tasks"][0]
         started_by, group = str(task.get("startedBy", "")), str(task.get("group", ""))
         if not (
             started_by.startswith(SERVICE_DEPLOYMENT_PREFIX)
