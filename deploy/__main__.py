@@ -182,11 +182,15 @@ async def _apply(
             steps = await engine.apply(ctx, _reporter(args, out))
             status = await _wait(aws, ctx.names, args, err)
         else:
+            engine.check_conflicts(ctx, planned)
             _confirm(ctx, planned, args, out, saved is not None)
             async with lock.locked(aws, stack.name, "apply"):
+                # Read again under the lock: what was confirmed must still be the plan.
+                again = await engine.plan(ctx)
                 if saved is not None:
-                    # Read again under the lock: nothing may have moved in between.
-                    _check_saved(saved, await engine.plan(ctx))
+                    _check_saved(saved, again)
+                elif render.destructive(again) != render.destructive(planned) and not args.yes:
+                    raise DeployError("the plan changed while apply waited; run apply again")
                 steps = await engine.apply(ctx, _reporter(args, out))
                 status = await _wait(aws, ctx.names, args, err)
     if args.json:

@@ -213,6 +213,14 @@ async def plan(ctx: Context) -> list[Step]:
     return steps
 
 
+def check_conflicts(ctx: Context, steps: list[Step]) -> None:
+    """Raise ConflictError listing every resource of ``steps`` that is not the stack's."""
+    conflicts = [step for step in steps if step.action == "conflict"]
+    if conflicts:
+        body = "\n".join(f"  {s.kind} '{s.name}': {s.note}" for s in conflicts)
+        raise ConflictError(f"stack '{ctx.stack.name}' cannot be applied:\n{body}")
+
+
 async def apply(ctx: Context, report: Report = lambda step: None) -> list[Step]:
     """Create and update in dependency order, then delete stale resources in reverse.
 
@@ -221,10 +229,7 @@ async def apply(ctx: Context, report: Report = lambda step: None) -> list[Step]:
     """
     items = await resources(ctx)
     first = [await _plan_one(res) for res in items]
-    conflicts = [step for step, _, _ in first if step.action == "conflict"]
-    if conflicts:
-        body = "\n".join(f"  {s.kind} '{s.name}': {s.note}" for s in conflicts)
-        raise ConflictError(f"stack '{ctx.stack.name}' cannot be applied:\n{body}")
+    check_conflicts(ctx, [step for step, _, _ in first])
     ctx.outputs.clear()
     done: list[Step] = []
     for res, (_, current, _) in zip(items, first, strict=True):
