@@ -86,6 +86,17 @@ def execution_policy(names: Names) -> Policy:
                 "Resource": managed,
             }
         )
+    keys = sorted(names.stack.worker.secrets_kms_keys)
+    if keys and secrets:
+        statements.append(
+            {
+                # Secrets encrypted with a customer managed key need that key to decrypt.
+                "Sid": "DecryptSecrets",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": keys,
+            }
+        )
     return {"Version": VERSION, "Statement": statements}
 
 

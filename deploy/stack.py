@@ -120,6 +120,7 @@ _SECRET_ARN = re.compile(
     r"^arn:aws(-cn|-us-gov)?:(secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+(:[^:]*:[^:]*:[^:]*)?"
     r"|ssm:[a-z0-9-]+:\d{12}:parameter/[\w/.-]+)$"
 )
+_KMS_KEY = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ACTION = re.compile(r"^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$")
 _POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
@@ -161,6 +162,7 @@ class WorkerSpec(_Model):
     max_tasks: int | None = Field(None, ge=1)
     environment: dict[str, str] = {}
     secrets: dict[str, str] = {}
+    secrets_kms_keys: tuple[str, ...] = ()
     statements: tuple[StatementSpec, ...] = ()
     managed_policies: tuple[str, ...] = ()
 
@@ -175,6 +177,16 @@ class WorkerSpec(_Model):
                     f"{name}: {arn!r} is not the ARN of a Secrets Manager secret "
                     "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME[:json-key::]) or of an "
                     "SSM parameter (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
+                )
+        return value
+
+    @field_validator("secrets_kms_keys")
+    @classmethod
+    def _kms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not _KMS_KEY.match(arn):
+                raise ValueError(
+                    f"{arn!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
                 )
         return value
 

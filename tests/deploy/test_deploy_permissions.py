@@ -12,6 +12,7 @@ STACK = "hello-world"
 PARAMETER = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/hello/api-key"
 SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:hello/db-AbCdEf"
 BUCKET = "arn:aws:s3:::hello-input/*"
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def _policy(aws: Clients, role: str) -> dict[str, dict[str, Any]]:
@@ -49,6 +50,8 @@ def _permissions(aws: Clients) -> list[str]:
         "--set",
         f'worker.statements=[{{ actions = ["s3:GetObject"], resources = ["{BUCKET}"] }}]',
         "--set",
+        f'worker.secrets_kms_keys=["{KEY}"]',
+        "--set",
         f'worker.managed_policies=["{reader}"]',
         "--set",
         f'permissions_boundary="{boundary}"',
@@ -80,6 +83,12 @@ def test_statements_policies_boundary_and_secrets_are_scoped(cli: Cli, aws: Clie
     assert execution["ReadParameters"]["Resource"] == [PARAMETER]
     assert execution["ReadSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert execution["ReadSecrets"]["Resource"] == [SECRET]  # without the json-key suffix
+    assert execution["DecryptSecrets"] == {
+        "Sid": "DecryptSecrets",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": [KEY],
+    }
     td = aws.ecs.describe_task_definition(taskDefinition=f"{STACK}-worker")["taskDefinition"]
     assert td["containerDefinitions"][0]["secrets"] == [
         {"name": "API_KEY", "valueFrom": PARAMETER},
