@@ -161,10 +161,16 @@ def task_policy(names: Names) -> Policy:
                 # A worker whose deployment is no longer PRIMARY finishes its tasks and exits,
                 # so that a rollout does not wait on scale-in protection: it reads its own
                 # task (the deployment that started it) and the stack's service.
+                "Sid": "ReadOwnTask",
+                "Effect": "Allow",
+                "Action": ["ecs:DescribeTasks"],
+                "Resource": [names.tasks_arn],
+            },
+            {
                 "Sid": "FollowDeployments",
                 "Effect": "Allow",
-                "Action": ["ecs:DescribeServices", "ecs:DescribeTasks"],
-                "Resource": [names.service_arn, names.tasks_arn],
+                "Action": ["ecs:DescribeServices"],
+                "Resource": [names.service_arn],
             },
             *worker_statements(names),
         ],

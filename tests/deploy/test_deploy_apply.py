@@ -49,10 +49,11 @@ def test_apply_creates_every_resource(cli: Cli, aws: Clients) -> None:
     assert task["ReportTasks"]["Resource"] == [ACTIVITY_ARN, MACHINE_ARN]
     assert task["TaskProtection"]["Resource"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{STACK}/*"]
     # The superseded-worker check reads its own task and the stack's service, nothing else.
-    assert task["FollowDeployments"]["Action"] == ["ecs:DescribeServices", "ecs:DescribeTasks"]
+    assert task["ReadOwnTask"]["Action"] == ["ecs:DescribeTasks"]
+    assert task["ReadOwnTask"]["Resource"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{STACK}/*"]
+    assert task["FollowDeployments"]["Action"] == ["ecs:DescribeServices"]
     assert task["FollowDeployments"]["Resource"] == [
-        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{STACK}/{STACK}",
-        f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{STACK}/*",
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{STACK}/{STACK}"
     ]
     execution = _statements(aws, f"{STACK}-execution")
     assert execution["EcrPull"]["Resource"] == [
