@@ -4,9 +4,12 @@ A worker keeps ECS scale-in protection on while it has tasks in flight, and ECS 
 a protected task for a deployment: under steady load the old code would run on and the
 rollout would stall. So a service task asks ECS, every ``deployment_check_seconds``, whether
 the deployment that started it (its ``startedBy``, read once with DescribeTasks from the task
-ARN in the task metadata) is still the service's PRIMARY one (DescribeServices). Once it is
-not, the worker stops as a batch worker does: no new polls, running tasks finish, protection
-is released, and the process exits 0; ECS replaces it with a task of the new deployment.
+ARN in the task metadata) is still the service's PRIMARY one (DescribeServices). Once another
+deployment is PRIMARY and its tasks run (running at least desired), the worker stops as a
+batch worker does: no new polls, running tasks finish, protection is released, and the
+process exits 0. Until the new tasks run it keeps serving, so a rollout never leaves the
+activities without pollers, and a new deployment that never becomes healthy leaves the old
+workers in place.
 
 Every failure here is logged and retried at the next check, never fatal: the worst case is
 the behaviour without the check.
@@ -44,6 +47,20 @@ class TaskIdentity:
     task_arn: str
 
 
+@dataclass(frozen=True)
+class Primary:
+    """The service's PRIMARY deployment as last read."""
+
+    id: str
+    running: int
+    desired: int
+
+    @property
+    def ready(self) -> bool:
+        """Whether its tasks run: all it wants, and at least one."""
+        return self.running >= max(1, self.desired)
+
+
 class DeploymentWatch:
     """Calls ``on_superseded`` once this task's deployment is no longer the PRIMARY one."""
 
@@ -62,6 +79,7 @@ class DeploymentWatch:
         self._check = check_seconds
         self._on_superseded = on_superseded
         self._metrics = metrics
+        self._starting = ""
 
     async def run(self) -> None:
         """Check until superseded (then call back and return) or cancelled."""
@@ -88,10 +106,17 @@ class DeploymentWatch:
                     "could not check the service deployment; will retry", extra={"error": str(exc)}
                 )
             else:
-                if primary != self.identity.deployment:
+                newer = primary is not None and primary.id != self.identity.deployment
+                if newer and primary is not None and not primary.ready:
+                    # Keep serving until the new tasks run: leaving earlier would leave the
+                    # activities without pollers while Fargate starts them, or for good if
+                    # they never become healthy (the circuit breaker then rolls back).
+                    self._note_starting(primary)
+                elif primary is None or newer:
                     reason = (
                         f"deployment {self.identity.deployment} of service "
-                        f"{self.identity.service} superseded by {primary or 'none'}"
+                        f"{self.identity.service} superseded by "
+                        f"{primary.id if primary else 'no deployment (service deleted)'}"
                     )
                     _log.warning(
                         "superseded: finishing running tasks, then exiting",
@@ -130,8 +155,20 @@ class DeploymentWatch:
             task_arn=task_arn,
         )
 
-    async def _primary(self, identity: TaskIdentity) -> str | None:
-        """The id of the service's PRIMARY deployment; None once the service is gone."""
+    def _note_starting(self, primary: Primary) -> None:
+        if primary.id != self._starting:
+            self._starting = primary.id
+            _log.info(
+                "a new deployment is starting; serving until its tasks run",
+                extra={
+                    "deployment": primary.id,
+                    "running": primary.running,
+                    "desired": primary.desired,
+                },
+            )
+
+    async def _primary(self, identity: TaskIdentity) -> Primary | None:
+        """The service's PRIMARY deployment; None once the service is gone."""
         found = await self._call(
             "DescribeServices", cluster=identity.cluster, services=[identity.service]
         )
@@ -140,7 +177,11 @@ class DeploymentWatch:
                 continue
             for deployment in service.get("deployments", []):
                 if deployment.get("status") == "PRIMARY":
-                    return str(deployment.get("id", ""))
+                    return Primary(
+                        id=str(deployment.get("id", "")),
+                        running=int(deployment.get("runningCount", 0)),
+                        desired=int(deployment.get("desiredCount", 0)),
+                    )
         return None
 
     async def _call(self, operation: str, **params: Any) -> dict[str, Any]:

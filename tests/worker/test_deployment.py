@@ -30,7 +30,8 @@ SERVICE = "workers"
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    with moto_server() as url:
+    # Every deployment moto creates reports one running task.
+    with moto_server(MOTO_ECS_SERVICE_RUNNING="1") as url:
         yield url
 
 
@@ -54,6 +55,18 @@ class Ecs:
         )
         return str(found["tasks"][0]["taskArn"])
 
+    def create_service(self, desired: int) -> None:
+        """The service, afresh, wanting ``desired`` tasks (moto reports one running)."""
+        services = self.client.describe_services(cluster=CLUSTER, services=[SERVICE])
+        if any(s["status"] == "ACTIVE" for s in services["services"]):
+            self.client.delete_service(cluster=CLUSTER, service=SERVICE, force=True)
+        self.client.create_service(
+            cluster=CLUSTER,
+            serviceName=SERVICE,
+            taskDefinition=self.task_definition,
+            desiredCount=desired,
+        )
+
     def new_deployment(self) -> str:
         self.client.update_service(cluster=CLUSTER, service=SERVICE, forceNewDeployment=True)
         return self.primary()
@@ -71,8 +84,9 @@ def ecs(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Ecs:
     td = client.register_task_definition(
         family="worker", containerDefinitions=[{"name": "worker", "image": "x", "memory": 512}]
     )["taskDefinition"]["taskDefinitionArn"]
-    client.create_service(cluster=CLUSTER, serviceName=SERVICE, taskDefinition=td, desiredCount=1)
-    return Ecs(client, td, cluster)
+    service = Ecs(client, td, cluster)
+    service.create_service(desired=1)
+    return service
 
 
 @dataclass
@@ -251,3 +265,36 @@ async def test_a_deleted_service_counts_as_superseded(
             while worker.status is None:
                 await anyio.sleep(0.02)
         assert worker.status == 0
+
+
+async def test_the_old_deployment_serves_until_the_new_one_runs(
+    endpoint: Emulator,
+    sfn: Any,
+    ecs: Ecs,
+    endpoints: FakeTaskEndpoints,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    ecs.create_service(desired=2)  # moto runs one: no deployment of it is ever complete
+    name = unique("Starting")
+    _, machine = await create_machine(sfn, name)
+    endpoints.become(monkeypatch, ecs.start_task(ecs.primary()))
+    async with running_worker(
+        generation(1, name), endpoint.endpoint_url, deployment_check_seconds=0.05
+    ) as worker:
+        assert worker.sup is not None
+        ecs.new_deployment()  # PRIMARY now, but its tasks are not all running
+        seen = worker.value("fleet_api_requests_total", operation="DescribeServices", outcome="ok")
+        with anyio.fail_after(20):
+            while (
+                worker.value("fleet_api_requests_total", operation="DescribeServices", outcome="ok")
+                < seen + 5
+            ):
+                await anyio.sleep(0.02)
+        assert worker.sup.mode is Mode.RUNNING  # still serving
+        arns = await start(sfn, machine, [{"n": 1}])
+        assert [d["status"] for d in (await wait_done(sfn, arns)).values()] == ["SUCCEEDED"]
+        messages = [r.getMessage() for r in caplog.records]
+        assert "a new deployment is starting; serving until its tasks run" in messages
+        assert not any("superseded" in m for m in messages)
