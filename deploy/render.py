@@ -11,6 +11,7 @@ from rich.table import Table
 
 from deploy.release import Status
 from deploy.resources.base import Change, Step
+from deploy.resources.schedules import WORKERS_SUFFIX
 from deploy.sizing import Sizing
 
 ACTION_STYLE = {
@@ -72,6 +73,8 @@ def destructive(steps: list[Step]) -> list[str]:
         what = f"delete {step.kind} '{step.name}'"
         if step.kind == "ECS service":
             what += " (a switch to batch mode stops the running workers)"
+        elif step.kind == "schedule" and step.name.endswith(WORKERS_SUFFIX):
+            what += " (a switch to service mode: schedules stop running worker tasks)"
         out.append(what)
     return out
 

@@ -40,6 +40,11 @@ def test_a_destructive_apply_refuses_without_yes(cli: Cli, aws: Clients) -> None
     services = aws.ecs.describe_services(cluster=STACK, services=[STACK])["services"]
     assert [s["status"] for s in services if s["status"] == "ACTIVE"] == []
 
+    # And back: the schedules that run worker tasks would go.
+    back = cli("apply")
+    assert back.code == 1
+    assert "delete schedule 'hourly-workers' (a switch to service mode" in back.err
+
 
 def test_a_saved_plan_applies_exactly_what_it_showed(
     cli: Cli, aws: Clients, tmp_path: Path
