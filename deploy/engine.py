@@ -68,7 +68,12 @@ async def resolve_image(stack: Stack, names: Names, aws: Aws) -> tuple[str, list
         ecr = image.parse_ecr_uri(uri)
         if ecr is None or ecr.digest or ecr.tag is None or ecr.region != stack.region:
             return uri, []
-        digest = await image.image_digest(aws, ecr.repository, ecr.tag, ecr.account)
+        try:
+            digest = await image.image_digest(aws, ecr.repository, ecr.tag, ecr.account)
+        except ClientError as exc:
+            # Another account's registry may not let the deployer read it; tasks may still
+            # pull it with the execution role.
+            return uri, [f"cannot read {uri} in ECR ({error_code(exc)}); it runs by tag"]
         if digest is None:
             return uri, [f"image {uri} is not in ECR, so worker tasks cannot start"]
         return f"{uri.rsplit(':', 1)[0]}@{digest}", []

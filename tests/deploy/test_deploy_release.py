@@ -168,3 +168,28 @@ def test_status_of_a_stack_not_applied_says_so(cli: Cli) -> None:
     result = cli("status")
     assert result.code == 1
     assert "stack 'hello-world' has no ECS service" in result.err
+
+
+@pytest.mark.slow
+def test_an_image_built_once_is_promoted_to_another_stack(cli: Cli, aws: Clients) -> None:
+    digest = push(aws, "v7")  # built and pushed for staging (the hello-world stack)
+    assert cli("apply", "--set", 'image.tag="v7"').code == 0
+    prod = [
+        "--set",
+        'name="prod"',
+        "--set",
+        'activity_prefix="prod-"',
+        "--set",
+        f'image.uri="{REPOSITORY}:v7"',
+    ]
+    result = cli("apply", *prod)
+    assert result.code == 0, result.err
+    td = aws.ecs.describe_task_definition(taskDefinition="prod-worker")["taskDefinition"]
+    # The very image staging runs, by digest, pulled from staging's repository.
+    assert td["containerDefinitions"][0]["image"] == f"{REPOSITORY}@{digest}"
+    policy = aws.iam.get_role_policy(RoleName="prod-execution", PolicyName="sfn-fleet")
+    pull = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}["EcrPull"]
+    assert pull["Resource"] == [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{STACK}"]
+    assert [r["repositoryName"] for r in aws.ecr.describe_repositories()["repositories"]] == [
+        STACK
+    ]  # prod made no repository of its own
