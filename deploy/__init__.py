@@ -1,1 +1,1 @@
-"""Ops tooling for sfn-fleet stacks, run from a checkout as ``python -m deploy``."""
+"""Ops tooling for sfn-fleet stacks: ``sfn-fleet-deploy`` (or ``python -m deploy``)."""

@@ -45,7 +45,7 @@ def generate(stack: Stack, account: str) -> dict[str, Any]:
     states: dict[str, Any] = {}
     names = [a.name for a in stack.activities]
     for index, activity in enumerate(stack.activities):
-        arn = activity_arn(stack.region, account, activity.name)
+        arn = activity_arn(stack.region, account, stack.activity_prefix + activity.name)
         state = task_state(activity, arn, stack.state_machine.pass_context)
         if index + 1 < len(names):
             state["Next"] = names[index + 1]
@@ -65,7 +65,7 @@ def substitute(text: str, stack: Stack, account: str) -> str:
     values = {"${Region}": stack.region, "${AccountId}": account}
     for activity in stack.activities:
         values[f"${{Activity.{activity.name}}}"] = activity_arn(
-            stack.region, account, activity.name
+            stack.region, account, stack.activity_prefix + activity.name
         )
     for key, value in values.items():
         text = text.replace(key, value)
@@ -139,7 +139,10 @@ def lint(definition: dict[str, Any], stack: Stack, account: str) -> list[LintPro
     for Fleet.Draining / Fleet.Interrupted, none for States.Timeout / States.HeartbeatTimeout.
     Warnings: no HeartbeatSeconds (a lost task then hangs for the 99,999,999 s default).
     """
-    known = {activity_arn(stack.region, account, a.name) for a in stack.activities}
+    known = {
+        activity_arn(stack.region, account, stack.activity_prefix + a.name)
+        for a in stack.activities
+    }
     problems: list[LintProblem] = []
     states = definition.get("States")
     if not isinstance(states, dict) or "StartAt" not in definition:

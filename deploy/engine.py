@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import asl
+from deploy import asl, image
 from deploy.aws import Aws, error_code, error_message
 from deploy.errors import ConflictError, DeployError, PreflightError, ResourceError
 from deploy.names import Names
@@ -19,24 +20,71 @@ Report = Callable[[Step], None]
 
 
 async def open_context(
-    stack: Stack, aws: Aws, *, destroying: bool = False, poll_seconds: float = 10.0
+    stack: Stack,
+    aws: Aws,
+    *,
+    destroying: bool = False,
+    poll_seconds: float = 10.0,
+    definition: dict[str, Any] | None = None,
+    image: str | None = None,
+    resolve: bool = True,
 ) -> Context:
     """Look up the account and build everything resources need.
 
-    Raises PreflightError for a state machine file that fails its lint, and DeployError
-    when there are no usable credentials.
+    ``definition`` and ``image`` replace the generated state machine and the image lookup
+    (a saved plan carries both); without ``resolve`` neither is looked at (the ``image``
+    command needs names only). Raises PreflightError for a state machine file that fails its
+    lint, and DeployError when there are no usable credentials.
     """
     account = await aws.account()
-    definition = {} if destroying else asl.load_definition(stack, account)
-    return Context(
+    names = Names(stack, account)
+    resolve = resolve and not destroying
+    if definition is None:
+        definition = asl.load_definition(stack, account) if resolve else {}
+    ctx = Context(
         stack=stack,
         sizing=size_stack(stack),
-        names=Names(stack, account),
+        names=names,
         aws=aws,
         definition=definition,
         destroying=destroying,
         poll_seconds=poll_seconds,
     )
+    if image is not None:
+        ctx.image = image
+    elif resolve:
+        ctx.image, ctx.image_warnings = await resolve_image(stack, names, aws)
+    return ctx
+
+
+async def resolve_image(stack: Stack, names: Names, aws: Aws) -> tuple[str, list[str]]:
+    """The image reference for the task definition, pinned by digest where ECR has it.
+
+    Returns the reference and warnings (an image not pushed yet is run by tag, and tasks
+    cannot start until it is pushed).
+    """
+    uri = stack.image.uri
+    if uri:
+        ecr = image.parse_ecr_uri(uri)
+        if ecr is None or ecr.digest or ecr.tag is None or ecr.region != stack.region:
+            return uri, []
+        try:
+            digest = await image.image_digest(aws, ecr.repository, ecr.tag, ecr.account)
+        except ClientError as exc:
+            # Another account's registry may not let the deployer read it; tasks may still
+            # pull it with the execution role.
+            return uri, [f"cannot read {uri} in ECR ({error_code(exc)}); it runs by tag"]
+        if digest is None:
+            return uri, [f"image {uri} is not in ECR, so worker tasks cannot start"]
+        return f"{uri.rsplit(':', 1)[0]}@{digest}", []
+    tag = image.image_tag(stack)
+    digest = await image.image_digest(aws, names.repository, tag)
+    if digest is None:
+        return names.image_ref(tag), [
+            f"image {names.image_ref(tag)} is not in the ECR repository yet, so worker tasks "
+            "cannot start: run `sfn-fleet-deploy ship` (or `image`, then `apply`)"
+        ]
+    return f"{names.repository_uri}@{digest}", []
 
 
 async def preflight(ctx: Context) -> list[str]:
@@ -52,25 +100,7 @@ async def preflight(ctx: Context) -> list[str]:
     warnings = [
         f"sizing ({f.limit}): {f.message}" for f in ctx.sizing.findings if f.severity == "warning"
     ]
-    return warnings + await _image_warnings(ctx)
-
-
-async def _image_warnings(ctx: Context) -> list[str]:
-    """A warning when the worker image is not in the stack's repository (tasks could not start)."""
-    if ctx.stack.image.uri:
-        return []
-    ecr = await ctx.aws.client("ecr")
-    tag = ctx.stack.image.tag
-    try:
-        await ecr.describe_images(repositoryName=ctx.names.repository, imageIds=[{"imageTag": tag}])
-    except ClientError as exc:
-        if error_code(exc) not in ("RepositoryNotFoundException", "ImageNotFoundException"):
-            raise
-        return [
-            f"image {ctx.names.image} is not in the ECR repository yet, so worker tasks cannot "
-            "start: run `python -m deploy image` first"
-        ]
-    return []
+    return warnings + ctx.image_warnings
 
 
 async def _network_problems(ctx: Context) -> list[str]:
@@ -120,7 +150,7 @@ def _decide(res: Resource, current: State | None) -> tuple[Step, State | None]:
             step.note = f"exists without the tag {STACK_TAG}={res.ctx.stack.name}; left alone"
         else:
             step.action = "conflict"
-            step.note = (
+            step.note = res.conflict_note(current) or (
                 f"exists but is not tagged {STACK_TAG}={res.ctx.stack.name}: deploy will not "
                 "modify what it did not create (delete it, tag it to adopt it, or rename the stack)"
             )
@@ -188,6 +218,14 @@ async def plan(ctx: Context) -> list[Step]:
     return steps
 
 
+def check_conflicts(ctx: Context, steps: list[Step]) -> None:
+    """Raise ConflictError listing every resource of ``steps`` that is not the stack's."""
+    conflicts = [step for step in steps if step.action == "conflict"]
+    if conflicts:
+        body = "\n".join(f"  {s.kind} '{s.name}': {s.note}" for s in conflicts)
+        raise ConflictError(f"stack '{ctx.stack.name}' cannot be applied:\n{body}")
+
+
 async def apply(ctx: Context, report: Report = lambda step: None) -> list[Step]:
     """Create and update in dependency order, then delete stale resources in reverse.
 
@@ -196,10 +234,7 @@ async def apply(ctx: Context, report: Report = lambda step: None) -> list[Step]:
     """
     items = await resources(ctx)
     first = [await _plan_one(res) for res in items]
-    conflicts = [step for step, _, _ in first if step.action == "conflict"]
-    if conflicts:
-        body = "\n".join(f"  {s.kind} '{s.name}': {s.note}" for s in conflicts)
-        raise ConflictError(f"stack '{ctx.stack.name}' cannot be applied:\n{body}")
+    check_conflicts(ctx, [step for step, _, _ in first])
     ctx.outputs.clear()
     done: list[Step] = []
     for res, (_, current, _) in zip(items, first, strict=True):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from deploy.image import parse_ecr_uri
 from deploy.names import Names
+from fleet._arn import partition
 
 Policy = dict[str, Any]
 VERSION = "2012-10-17"
@@ -33,7 +35,16 @@ def execution_policy(names: Names) -> Policy:
             "Resource": [f"{names.log_group_arn}:*"],
         }
     ]
-    if not names.stack.image.uri:
+    uri = names.stack.image.uri
+    ecr = parse_ecr_uri(uri) if uri else None
+    if ecr is not None:
+        repository = f"arn:{partition(ecr.region)}:ecr:{ecr.region}:{ecr.account}:repository/"
+        repository += ecr.repository
+    elif not uri:
+        repository = names.repository_arn
+    else:
+        repository = ""  # a public registry needs no credentials
+    if repository:
         statements += [
             {
                 # GetAuthorizationToken has no resource-level permissions.
@@ -50,10 +61,68 @@ def execution_policy(names: Names) -> Policy:
                     "ecr:BatchGetImage",
                     "ecr:GetDownloadUrlForLayer",
                 ],
-                "Resource": [names.repository_arn],
+                "Resource": [repository],
             },
         ]
+    secrets = sorted(set(names.stack.worker.secrets.values()))
+    ssm = [arn for arn in secrets if ":ssm:" in arn]
+    managed = sorted({secret_arn(arn) for arn in secrets if ":secretsmanager:" in arn})
+    if ssm:
+        statements.append(
+            {
+                # ECS reads worker.secrets when it starts the container: these and no others.
+                "Sid": "ReadParameters",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameters"],
+                "Resource": ssm,
+            }
+        )
+    if managed:
+        statements.append(
+            {
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": managed,
+            }
+        )
+    keys = sorted(names.stack.worker.secrets_kms_keys)
+    if keys and secrets:
+        statements.append(
+            {
+                # Secrets encrypted with a customer managed key need that key to decrypt.
+                "Sid": "DecryptSecrets",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": keys,
+            }
+        )
     return {"Version": VERSION, "Statement": statements}
+
+
+def secret_arn(value_from: str) -> str:
+    """The secret's own ARN, without a ``:json-key:version-stage:version-id`` suffix.
+
+    >>> secret_arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::")
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf'
+    """
+    return ":".join(value_from.split(":")[:7])
+
+
+def worker_statements(names: Names) -> list[dict[str, Any]]:
+    """The stack's own statements for the worker (``worker.statements``), Sids filled in."""
+    out = []
+    for index, spec in enumerate(names.stack.worker.statements, start=1):
+        statement: dict[str, Any] = {
+            "Sid": spec.sid or f"Worker{index}",
+            "Effect": spec.effect,
+            "Action": list(spec.actions),
+            "Resource": list(spec.resources),
+        }
+        if spec.conditions:
+            statement["Condition"] = spec.conditions
+        out.append(statement)
+    return out
 
 
 def task_policy(names: Names) -> Policy:
@@ -86,8 +155,24 @@ def task_policy(names: Names) -> Policy:
                 "Sid": "TaskProtection",
                 "Effect": "Allow",
                 "Action": ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
-                "Resource": [f"arn:aws:ecs:{names.region}:{names.account}:task/{names.cluster}/*"],
+                "Resource": [names.tasks_arn],
             },
+            {
+                # A worker whose deployment is no longer PRIMARY finishes its tasks and exits,
+                # so that a rollout does not wait on scale-in protection: it reads its own
+                # task (the deployment that started it) and the stack's service.
+                "Sid": "ReadOwnTask",
+                "Effect": "Allow",
+                "Action": ["ecs:DescribeTasks"],
+                "Resource": [names.tasks_arn],
+            },
+            {
+                "Sid": "FollowDeployments",
+                "Effect": "Allow",
+                "Action": ["ecs:DescribeServices"],
+                "Resource": [names.service_arn],
+            },
+            *worker_statements(names),
         ],
     }
 
@@ -103,7 +188,7 @@ def schedule_policy(names: Names, run_workers: bool) -> Policy:
         }
     ]
     if run_workers:
-        task_arn = f"arn:aws:ecs:{names.region}:{names.account}:task/{names.cluster}/*"
+        task_arn = names.tasks_arn
         statements += [
             {
                 "Sid": "RunWorkers",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from deploy.asl import activity_arn
 from deploy.stack import Stack
-from fleet._arn import build as build_arn
+from fleet._arn import partition
 
 CONTAINER = "worker"
 METRICS_NAMESPACE = "SfnFleet"
@@ -26,6 +26,25 @@ class Names:
         return self.stack.region
 
     @property
+    def partition(self) -> str:
+        """The ARN partition of the stack's Region: aws, aws-cn or aws-us-gov."""
+        return partition(self.region)
+
+    @property
+    def dns_suffix(self) -> str:
+        """The domain of the partition's endpoints (ECR registry host names use it)."""
+        return "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+
+    def arn(self, service: str, resource: str) -> str:
+        """The ARN of ``resource`` of ``service`` in the stack's partition, Region and account."""
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
+    @property
+    def tasks_arn(self) -> str:
+        """The ARN pattern of every task in the stack's cluster."""
+        return self.arn("ecs", f"task/{self.cluster}/*")
+
+    @property
     def base(self) -> str:
         """The stack name, the prefix of everything."""
         return self.stack.name
@@ -38,19 +57,16 @@ class Names:
     @property
     def repository_uri(self) -> str:
         """The ECR repository URI, without a tag."""
-        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{self.repository}"
+        return f"{self.account}.dkr.ecr.{self.region}.{self.dns_suffix}/{self.repository}"
 
     @property
     def repository_arn(self) -> str:
         """The ECR repository ARN."""
-        return f"arn:aws:ecr:{self.region}:{self.account}:repository/{self.repository}"
+        return self.arn("ecr", f"repository/{self.repository}")
 
-    @property
-    def image(self) -> str:
-        """The image the task definition runs."""
-        if self.stack.image.uri:
-            return self.stack.image.uri
-        return f"{self.repository_uri}:{self.stack.image.tag}"
+    def image_ref(self, tag: str) -> str:
+        """``tag`` in the stack's ECR repository, as a reference to push or pull."""
+        return f"{self.repository_uri}:{tag}"
 
     def role(self, purpose: str) -> str:
         """The IAM role name for ``purpose``: execution, task, states or schedule."""
@@ -58,7 +74,7 @@ class Names:
 
     def role_arn(self, purpose: str) -> str:
         """The IAM role ARN for ``purpose``."""
-        return f"arn:aws:iam::{self.account}:role/{self.role(purpose)}"
+        return f"arn:{self.partition}:iam::{self.account}:role/{self.role(purpose)}"
 
     @property
     def log_group(self) -> str:
@@ -68,7 +84,7 @@ class Names:
     @property
     def log_group_arn(self) -> str:
         """The log group ARN (without the trailing ``:*``)."""
-        return f"arn:aws:logs:{self.region}:{self.account}:log-group:{self.log_group}"
+        return self.arn("logs", f"log-group:{self.log_group}")
 
     @property
     def cluster(self) -> str:
@@ -78,7 +94,7 @@ class Names:
     @property
     def cluster_arn(self) -> str:
         """The ECS cluster ARN."""
-        return f"arn:aws:ecs:{self.region}:{self.account}:cluster/{self.cluster}"
+        return self.arn("ecs", f"cluster/{self.cluster}")
 
     @property
     def service(self) -> str:
@@ -88,7 +104,7 @@ class Names:
     @property
     def service_arn(self) -> str:
         """The ECS service ARN (long form, with the cluster)."""
-        return f"arn:aws:ecs:{self.region}:{self.account}:service/{self.cluster}/{self.service}"
+        return self.arn("ecs", f"service/{self.cluster}/{self.service}")
 
     @property
     def family(self) -> str:
@@ -98,7 +114,7 @@ class Names:
     @property
     def family_arn(self) -> str:
         """The task definition ARN without a revision: RunTask uses the latest ACTIVE one."""
-        return f"arn:aws:ecs:{self.region}:{self.account}:task-definition/{self.family}"
+        return self.arn("ecs", f"task-definition/{self.family}")
 
     @property
     def state_machine(self) -> str:
@@ -108,11 +124,15 @@ class Names:
     @property
     def state_machine_arn(self) -> str:
         """The state machine ARN."""
-        return build_arn(self.region, self.account, "stateMachine", self.state_machine)
+        return self.arn("states", f"stateMachine:{self.state_machine}")
+
+    def activity(self, name: str) -> str:
+        """The name in AWS of the stack's activity ``name``: the activity prefix, then ``name``."""
+        return self.stack.activity_prefix + name
 
     def activity_arn(self, name: str) -> str:
-        """The ARN of the activity ``name``."""
-        return activity_arn(self.region, self.account, name)
+        """The ARN of the stack's activity ``name`` (prefixed)."""
+        return activity_arn(self.region, self.account, self.activity(name))
 
     @property
     def activity_arns(self) -> list[str]:

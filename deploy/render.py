@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from deploy.release import Status
 from deploy.resources.base import Change, Step
+from deploy.resources.schedules import WORKERS_SUFFIX
 from deploy.sizing import Sizing
 
 ACTION_STYLE = {
@@ -23,18 +25,58 @@ ACTION_STYLE = {
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
 
 
-def _value(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+# Rows for new resources show their attributes up to this many lines.
+CREATE_LINES = 12
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
 def change_text(change: Change) -> str:
-    """``field: current → desired`` (``+ field = desired`` when it is new)."""
+    """The change in full, element by element for lists of values.
+
+    ``+ field = desired`` when new, ``- field = current`` when removed, ``field: a → b``
+    otherwise; a list of plain values shows the items it gains and loses, one a line.
+    """
     if change.current is None:
         return f"+ {change.field} = {_value(change.desired)}"
     if change.desired is None:
-        return f"- {change.field}"
-    return f"{change.field}: {_value(change.current)} → {_value(change.desired)}"
+        return f"- {change.field} = {_value(change.current)}"
+    before, after = change.current, change.desired
+    if isinstance(before, list) and isinstance(after, list):
+        plain = [_value(v) for v in before], [_value(v) for v in after]
+        lines = [f"{change.field}:"]
+        lines += [f"  - {v}" for v in plain[0] if v not in plain[1]]
+        lines += [f"  + {v}" for v in plain[1] if v not in plain[0]]
+        if len(lines) == 1:  # same items, another order
+            lines[0] += f" {_value(before)} → {_value(after)}"
+        return "\n".join(lines)
+    return f"{change.field}: {_value(before)} → {_value(after)}"
+
+
+def created_text(step: Step) -> str:
+    """The main attributes of a resource to create (tags left out, long lists cut short)."""
+    shown = [c for c in step.changes if not c.field.startswith("tags")]
+    lines = [f"{c.field} = {_value(c.desired)}" for c in shown[:CREATE_LINES]]
+    if len(shown) > CREATE_LINES:
+        lines.append(f"… and {len(shown) - CREATE_LINES} more (--json shows all)")
+    return "\n".join(lines)
+
+
+def destructive(steps: list[Step]) -> list[str]:
+    """What in ``steps`` needs confirmation: deletes, naming a switch between modes."""
+    out = []
+    for step in steps:
+        if step.action != "delete":
+            continue
+        what = f"delete {step.kind} '{step.name}'"
+        if step.kind == "ECS service":
+            what += " (a switch to batch mode stops the running workers)"
+        elif step.kind == "schedule" and step.name.endswith(WORKERS_SUFFIX):
+            what += " (a switch to service mode: schedules stop running worker tasks)"
+        out.append(what)
+    return out
 
 
 def plan_table(steps: list[Step], title: str) -> Table:
@@ -50,6 +92,8 @@ def plan_table(steps: list[Step], title: str) -> Table:
         detail = step.note
         if step.action == "update":
             detail = "\n".join(change_text(c) for c in step.changes)
+        elif step.action == "create":
+            detail = created_text(step)
         style = ACTION_STYLE[step.action]
         table.add_row(
             escape(step.kind), escape(step.name), f"[{style}]{step.action}[/]", escape(detail)
@@ -154,3 +198,28 @@ def sizing_tables(sizing: Sizing, console: Console) -> None:
         console.print(
             f"[{style}]{finding.severity}[/] ({finding.limit}): {escape(finding.message)}"
         )
+
+
+def status(found: Status, console: Console) -> None:
+    """Print the service's counts, image, deployments and latest events."""
+    console.print(
+        f"service [bold]{escape(found.service)}[/]: {found.running}/{found.desired} running, "
+        f"{found.pending} pending; task definition {escape(found.task_definition)}"
+    )
+    console.print(f"image {escape(found.image)}", soft_wrap=True)
+    table = Table(title="deployments")
+    for column in ("id", "status", "revision", "rollout", "running/desired", "pending", "failed"):
+        table.add_column(column)
+    for d in found.deployments:
+        table.add_row(
+            escape(d.id),
+            escape(d.status),
+            escape(d.revision),
+            escape(d.rollout or "-"),
+            f"{d.running}/{d.desired}",
+            str(d.pending),
+            str(d.failed),
+        )
+    console.print(table)
+    for event in found.events:
+        console.print(f"  {escape(event)}", soft_wrap=True)

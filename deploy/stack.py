@@ -104,12 +104,52 @@ class NetworkSpec(_Model):
 
 
 class ImageSpec(_Model):
-    """The worker image: a tag in the stack's ECR repository, or any image URI."""
+    """The worker image: a tag in the stack's ECR repository, or any image URI.
 
-    tag: str = Field("latest", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    Without a tag, the tag is the commit of the git checkout that holds the stack file.
+    """
+
+    tag: str | None = Field(None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     uri: str | None = None
     base_image: str | None = None
+    context: str = "."
     dockerfile: str = "Dockerfile"
+
+
+_SECRET_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:(secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+(:[^:]*:[^:]*:[^:]*)?"
+    r"|ssm:[a-z0-9-]+:\d{12}:parameter/[\w/.-]+)$"
+)
+_KMS_KEY = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ACTION = re.compile(r"^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$")
+_POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
+
+
+class StatementSpec(_Model):
+    """One IAM statement added to the worker's task role (what the handlers call: S3, a DB)."""
+
+    sid: str | None = Field(None, pattern=r"^[A-Za-z0-9]{1,100}$")
+    effect: Literal["Allow", "Deny"] = "Allow"
+    actions: tuple[str, ...] = Field(min_length=1)
+    resources: tuple[str, ...] = Field(min_length=1)
+    conditions: dict[str, dict[str, Any]] = {}
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not _ACTION.match(item):
+                raise ValueError(f"{item!r} is not an IAM action such as 's3:GetObject'")
+        return value
+
+    @field_validator("resources")
+    @classmethod
+    def _resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if item != "*" and not item.startswith("arn:"):
+                raise ValueError(f"{item!r} is not an ARN (or '*')")
+        return value
 
 
 class WorkerSpec(_Model):
@@ -121,6 +161,42 @@ class WorkerSpec(_Model):
     exit_when_idle_seconds: int = Field(60, ge=1)
     max_tasks: int | None = Field(None, ge=1)
     environment: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    secrets_kms_keys: tuple[str, ...] = ()
+    statements: tuple[StatementSpec, ...] = ()
+    managed_policies: tuple[str, ...] = ()
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, arn in value.items():
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if not _SECRET_ARN.match(arn):
+                raise ValueError(
+                    f"{name}: {arn!r} is not the ARN of a Secrets Manager secret "
+                    "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME[:json-key::]) or of an "
+                    "SSM parameter (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
+                )
+        return value
+
+    @field_validator("secrets_kms_keys")
+    @classmethod
+    def _kms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not _KMS_KEY.match(arn):
+                raise ValueError(
+                    f"{arn!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
+                )
+        return value
+
+    @field_validator("managed_policies")
+    @classmethod
+    def _managed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not _POLICY_ARN.match(arn):
+                raise ValueError(f"{arn!r} is not an IAM policy ARN")
+        return value
 
     @field_validator("app")
     @classmethod
@@ -224,6 +300,8 @@ class Stack(_Model):
     sizing: SizingSpec
     schedules: tuple[ScheduleSpec, ...] = ()
     tags: dict[str, str] = {}
+    activity_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,40}$")
+    permissions_boundary: str | None = Field(None, pattern=_POLICY_ARN.pattern)
     # The directory of the stack file; relative paths (definition_file) resolve against it.
     base_dir: Path = Path(".")
 
@@ -307,6 +385,14 @@ def _cross_checks(stack: Stack) -> list[tuple[str, str]]:
                 (f"activities[{index}].name", f"duplicates activities[{seen[activity.name]}]")
             )
         seen.setdefault(activity.name, index)
+    for index, activity in enumerate(stack.activities):
+        if len(stack.activity_prefix + activity.name) > 80:
+            problems.append(
+                (f"activities[{index}].name", "with activity_prefix it is above 80 characters")
+            )
+    for name in stack.worker.secrets:
+        if name in stack.worker.environment:
+            problems.append((f"worker.secrets.{name}", "also set in worker.environment"))
     names: dict[str, int] = {}
     for index, schedule in enumerate(stack.schedules):
         if schedule.name in names:

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     cloudwatch_interval_seconds: Seconds = 60.0
     service_name: str = "fleet"
     """ServiceName dimension of the embedded metrics (the stack name on ECS)."""
+    activity_prefix: str = ""
+    """Prepended to activity names (not full ARNs) before they become ARNs, e.g. staging-."""
+    deployment_check_seconds: float = Field(default=30.0, ge=0)
+    """ECS service tasks: seconds between checks that the task is still PRIMARY; 0 turns it off."""
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from aiobotocore.config import AioConfig
 from fleet._api import Api, ApiError
 from fleet._app import Activity, Fleet
 from fleet._arn import build as build_arn
+from fleet._deployment import DeploymentWatch
 from fleet._emf import publish
 from fleet._errors import ConfigurationError
 from fleet._http import make_app, serve_http
@@ -62,21 +63,22 @@ async def resolve_arns(
     assert settings.region is not None
     missing_arn = [a for a in activities if a.arn is None]
     arns: dict[str, str] = {a.name: a.arn for a in activities if a.arn is not None}
+    prefix = settings.activity_prefix  # stacks sharing an account name their activities apart
     if missing_arn:
         if settings.endpoint_url:
             # A local endpoint has no STS; the activity list names the ARNs.
             listed = await _list_activities(api)
             for a in missing_arn:
-                if a.name not in listed:
+                if prefix + a.name not in listed:
                     raise ConfigurationError(
-                        f"activity {a.name!r} does not exist at {settings.endpoint_url} "
+                        f"activity {prefix + a.name!r} does not exist at {settings.endpoint_url} "
                         f"(region {settings.region}); create it first"
                     )
-                arns[a.name] = listed[a.name]
+                arns[a.name] = listed[prefix + a.name]
         else:
             account = await _account_id(session, settings)
             for a in missing_arn:
-                arns[a.name] = build_arn(settings.region, account, "activity", a.name)
+                arns[a.name] = build_arn(settings.region, account, "activity", prefix + a.name)
     for a in activities:
         await _check_exists(api, a.name, arns[a.name])
     return [(a, arns[a.name]) for a in activities]
@@ -249,6 +251,9 @@ async def _run(
             )
         if settings.exit_when_idle_seconds is not None:
             companions.start_soon(_stop_when_idle, sup, settings.exit_when_idle_seconds)
+        metadata = os.environ.get("ECS_CONTAINER_METADATA_URI_V4", "")
+        if metadata and settings.deployment_check_seconds > 0:
+            companions.start_soon(_watch_deployment, sup, settings, metrics, metadata)
         _log.info(
             "worker started",
             extra={
@@ -289,6 +294,22 @@ async def _watch_signals(sup: Supervisor) -> None:
                 )
                 os._exit(1)
             sup.drain(name)
+
+
+async def _watch_deployment(
+    sup: Supervisor, settings: Settings, metrics: Metrics, metadata_uri: str
+) -> None:
+    """A service task whose deployment was superseded stops as a batch worker does."""
+    session = aioboto3.Session(region_name=settings.region)
+    async with session.client("ecs", config=AioConfig(retries={"max_attempts": 3})) as ecs:
+        watch = DeploymentWatch(
+            metadata_uri,
+            ecs,
+            check_seconds=settings.deployment_check_seconds,
+            on_superseded=sup.stop,
+            metrics=metrics,
+        )
+        await watch.run()
 
 
 async def _stop_when_idle(sup: Supervisor, idle_seconds: float) -> None:

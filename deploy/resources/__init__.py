@@ -74,6 +74,7 @@ async def resources(ctx: Context) -> list[Resource]:
     """
     stack = ctx.stack
     activity_names = [a.name for a in stack.activities]
+    aws_activity_names = [ctx.names.activity(a.name) for a in stack.activities]
     schedule_names = [s.name for s in stack.schedules]
     wanted_schedules = schedule_names + (
         [n + WORKERS_SUFFIX for n in schedule_names] if stack.mode == "batch" else []
@@ -88,7 +89,9 @@ async def resources(ctx: Context) -> list[Resource]:
         Cluster(ctx, ctx.names.cluster),
         TaskDefinition(ctx),
     ]
-    out += [Activity(ctx, name) for name in _merge(activity_names, await _owned_activities(ctx))]
+    out += [
+        Activity(ctx, name) for name in _merge(aws_activity_names, await _owned_activities(ctx))
+    ]
     out += [
         StateMachine(ctx),
         Service(ctx),

@@ -29,6 +29,18 @@ from deploy.resources.tagging import sync_tags
 DIMENSION = "ecs:service:DesiredCount"
 SCALE_OUT_COOLDOWN = 60  # Copilot's worker-service defaults: out 60 s, in 120 s
 SCALE_IN_COOLDOWN = 120
+_POLICY_KEYS = frozenset(
+    {
+        "TargetValue",
+        "CustomizedMetricSpecification",
+        "ScaleOutCooldown",
+        "ScaleInCooldown",
+        "AdjustmentType",
+        "StepAdjustments",
+        "Cooldown",
+        "MetricAggregationType",
+    }
+)
 
 
 def _in_service_mode(ctx: Context) -> bool:
@@ -113,10 +125,12 @@ class ScalingPolicy(Resource):
             if policy["PolicyType"] == "TargetTrackingScaling"
             else "StepScalingPolicyConfiguration"
         )
+        configuration = policy.get(config_key, {})
         return {
             "arn": policy["PolicyARN"],
             "policyType": policy["PolicyType"],
-            "configuration": policy.get(config_key, {}),
+            # The fields deploy sets; defaults the service adds are not compared.
+            "configuration": {k: v for k, v in configuration.items() if k in _POLICY_KEYS},
         }
 
     def desired(self) -> State | None:

@@ -29,10 +29,13 @@ class Context:
     names: Names
     aws: Aws
     definition: dict[str, Any]
+    # The image the task definition runs, pinned by digest once the image is in ECR.
+    image: str = ""
     destroying: bool = False
     # Seconds between reads while waiting on AWS (service stable, service drained).
     poll_seconds: float = 10.0
     outputs: dict[str, str] = field(default_factory=dict)
+    image_warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -67,27 +70,76 @@ class Step:
         }
 
 
-def diff(
-    current: Any, desired: Any, path: str = "", unreported: frozenset[str] = frozenset()
-) -> list[Change]:
-    """Leaf-level differences for the keys ``desired`` has; ``current``'s extra keys are ignored.
+# Keys that identify the items of a list of objects, so that lists diff item by item.
+_ITEM_KEYS = ("Sid", "Id", "name", "capacityProvider", "containerPort")
 
-    Keys in ``unreported`` that ``current`` lacks are skipped: some endpoints do not return
-    every field they store, and what they do not report cannot be compared.
+
+def diff(
+    current: Any,
+    desired: Any,
+    path: str = "",
+    unreported: frozenset[str] = frozenset(),
+    ignored: frozenset[str] = frozenset(),
+) -> list[Change]:
+    """Leaf-level differences between ``current`` and ``desired``, both ways.
+
+    A key ``current`` has and ``desired`` lacks is a change to remove it. Keys in
+    ``unreported`` that ``current`` lacks are skipped (some endpoints do not return every
+    field they store); paths in ``ignored`` (read-only fields such as ARNs) are never compared.
+    Lists of objects with an identifying key (``Sid``, ``Id``, ``name``) are compared item by
+    item, so that one changed IAM statement is one change.
+
+    >>> [(c.field, c.current, c.desired) for c in diff({"a": 1, "b": 2}, {"a": 1})]
+    [('b', 2, None)]
     """
-    if isinstance(desired, dict) and isinstance(current, dict):
+    if isinstance(desired, dict) and isinstance(current, dict | None):
+        current = current or {}
         out: list[Change] = []
         for key, value in desired.items():
             sub = f"{path}.{key}" if path else str(key)
-            if key not in current and sub in unreported:
+            if sub in ignored or (key not in current and sub in unreported):
                 continue
-            out += diff(current.get(key), value, sub, unreported)
+            out += diff(current.get(key), value, sub, unreported, ignored)
+        for key, value in current.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in desired and value is not None and sub not in ignored:
+                out.append(Change(sub, value, None))
         return out
-    if isinstance(desired, dict) and current is None:
-        return diff({}, desired, path, unreported)
+    if isinstance(desired, list) and isinstance(current, list) and current != desired:
+        keyed = _by_identity(current, desired)
+        if keyed is not None:
+            before, after = keyed
+            out = []
+            for ident in list(after) + [i for i in before if i not in after]:
+                out += diff(before.get(ident), after.get(ident), f"{path}[{ident}]")
+            return out
     if current != desired:
         return [Change(path, current, desired)]
     return []
+
+
+def _by_identity(
+    current: list[Any], desired: list[Any]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Both lists keyed by their items' identifying key; None if they have none.
+
+    Lists of objects without one, of equal length, are keyed by position.
+    """
+    items = current + desired
+    if not items or not all(isinstance(i, dict) for i in items):
+        return None
+    for key in _ITEM_KEYS:
+        if all(key in i for i in items):
+            before = {str(i[key]): i for i in current}
+            after = {str(i[key]): i for i in desired}
+            if len(before) == len(current) and len(after) == len(desired):
+                return before, after
+    if len(current) == len(desired):
+        return (
+            {str(n): i for n, i in enumerate(current)},
+            {str(n): i for n, i in enumerate(desired)},
+        )
+    return None
 
 
 def top_fields(changes: list[Change]) -> set[str]:
@@ -113,6 +165,8 @@ class Resource:
     kind: ClassVar[str] = "resource"
     # Dotted fields an endpoint may store but not return; a missing one is not a difference.
     unreported: ClassVar[frozenset[str]] = frozenset()
+    # Fields read for later use (ARNs, counts others own) that deploy never sets.
+    ignored: ClassVar[frozenset[str]] = frozenset({"arn"})
 
     def __init__(self, ctx: Context, name: str) -> None:
         self.ctx = ctx
@@ -147,9 +201,13 @@ class Resource:
             return True
         return bool(current["tags"].get(STACK_TAG) == self.ctx.stack.name)
 
+    def conflict_note(self, current: State) -> str | None:
+        """Why the resource is not the stack's and how to fix it, where the kind knows better."""
+        return None
+
     def changes(self, current: State, desired: State) -> list[Change]:
         """What differs between ``current`` and ``desired``."""
-        return diff(current, desired, unreported=self.unreported)
+        return diff(current, desired, unreported=self.unreported, ignored=self.ignored)
 
     def record(self, current: State | None) -> None:
         """Publish outputs (ARNs) from ``current``; None means they are known after apply."""

@@ -1,4 +1,8 @@
-"""The CloudWatch dashboard, rendered from dashboards/cloudwatch/fleet.json."""
+"""The CloudWatch dashboard, rendered from dashboards/cloudwatch/fleet.json.
+
+The package reaches the template through ``cloudwatch-dashboard.json``, a link to it that
+installs with the package (a wheel holds a copy), so that an installed deploy has it too.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from deploy.aws import absent_on
 from deploy.names import METRICS_NAMESPACE, Names
 from deploy.resources.base import Change, Context, Resource, State
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "dashboards" / "cloudwatch" / "fleet.json"
+TEMPLATE = Path(__file__).with_name("cloudwatch-dashboard.json")
 ACTIVITY = "${ActivityArn}"
 
 

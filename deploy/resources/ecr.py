@@ -69,8 +69,8 @@ class Repository(Resource):
             return None
         return {
             "scanOnPush": True,
-            # Mutable so that a moving tag such as "latest" can be pushed again.
-            "imageTagMutability": "MUTABLE",
+            # A tag names one image for good: what a task definition ran can be run again.
+            "imageTagMutability": "IMMUTABLE",
             "lifecyclePolicy": LIFECYCLE,
             "tags": self.tags,
         }

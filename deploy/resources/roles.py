@@ -42,9 +42,17 @@ class Role(Resource):
             ("NoSuchEntity",), client.get_role_policy(RoleName=self.name, PolicyName=INLINE_POLICY)
         )
         document = _document(policy["PolicyDocument"]) if policy else None
+        inline = (await client.list_role_policies(RoleName=self.name))["PolicyNames"]
+        attached = await client.list_attached_role_policies(RoleName=self.name)
         return {
             "trustPolicy": iam.canonical(_document(role["AssumeRolePolicyDocument"])),
             "policy": iam.canonical(document),
+            # Drift: policies put or attached by hand show here, and apply removes them.
+            "inlinePolicies": sorted(inline),
+            "managedPolicies": sorted(p["PolicyArn"] for p in attached["AttachedPolicies"]),
+            "permissionsBoundary": role.get("PermissionsBoundary", {}).get(
+                "PermissionsBoundaryArn"
+            ),
             "tags": tag_dict(role.get("Tags"), "Key", "Value"),
         }
 
@@ -76,7 +84,16 @@ class Role(Resource):
         stack = self.ctx.stack
         if self.ctx.destroying or (self.purpose == "schedule" and not stack.schedules):
             return None
-        return {"trustPolicy": self._trust(), "policy": self._policy(), "tags": self.tags}
+        policy = self._policy()
+        managed = stack.worker.managed_policies if self.purpose == "task" else ()
+        return {
+            "trustPolicy": self._trust(),
+            "policy": policy,
+            "inlinePolicies": [INLINE_POLICY] if policy is not None else [],
+            "managedPolicies": sorted(managed),
+            "permissionsBoundary": stack.permissions_boundary,
+            "tags": self.tags,
+        }
 
     def changes(self, current: State, desired: State) -> list[Change]:
         # Documents are sent as written and compared in canonical form (AWS may reorder).
@@ -89,12 +106,20 @@ class Role(Resource):
 
     async def create(self, desired: State) -> None:
         client = await self.aws.client("iam")
+        boundary = (
+            {"PermissionsBoundary": desired["permissionsBoundary"]}
+            if desired["permissionsBoundary"]
+            else {}
+        )
         await client.create_role(
             RoleName=self.name,
             AssumeRolePolicyDocument=json.dumps(desired["trustPolicy"]),
             Description=f"sfn-fleet {self.ctx.stack.name}: {PURPOSES[self.purpose][2]}",
             Tags=tag_list(desired["tags"], "Key", "Value"),
+            **boundary,
         )
+        for arn in desired["managedPolicies"]:
+            await client.attach_role_policy(RoleName=self.name, PolicyArn=arn)
         if desired["policy"] is not None:
             await client.put_role_policy(
                 RoleName=self.name,
@@ -118,6 +143,20 @@ class Role(Resource):
                     PolicyName=INLINE_POLICY,
                     PolicyDocument=json.dumps(desired["policy"]),
                 )
+        for name in sorted(set(current["inlinePolicies"]) - set(desired["inlinePolicies"])):
+            if name != INLINE_POLICY:  # the stack's own is handled above
+                await client.delete_role_policy(RoleName=self.name, PolicyName=name)
+        for arn in sorted(set(desired["managedPolicies"]) - set(current["managedPolicies"])):
+            await client.attach_role_policy(RoleName=self.name, PolicyArn=arn)
+        for arn in sorted(set(current["managedPolicies"]) - set(desired["managedPolicies"])):
+            await client.detach_role_policy(RoleName=self.name, PolicyArn=arn)
+        if "permissionsBoundary" in fields:
+            if desired["permissionsBoundary"]:
+                await client.put_role_permissions_boundary(
+                    RoleName=self.name, PermissionsBoundary=desired["permissionsBoundary"]
+                )
+            else:
+                await client.delete_role_permissions_boundary(RoleName=self.name)
         if "tags" in fields:
             await sync_tags(
                 current["tags"],

@@ -38,10 +38,22 @@ def _ecs_parameters(ctx: Context) -> dict[str, Any]:
     }
 
 
+# The EcsParameters deploy sets; others an endpoint reports with defaults are not compared.
+_ECS_KEYS = (
+    "TaskDefinitionArn",
+    "TaskCount",
+    "CapacityProviderStrategy",
+    "NetworkConfiguration",
+    "PlatformVersion",
+    "PropagateTags",
+    "EnableECSManagedTags",
+)
+
+
 def _normal_ecs(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     if not raw:
         return None
-    out = dict(raw)
+    out = {key: raw[key] for key in _ECS_KEYS if key in raw}
     body = out.get("NetworkConfiguration", {}).get("awsvpcConfiguration")
     if body:
         out["NetworkConfiguration"] = {
@@ -271,12 +283,6 @@ class Rule(Resource):
             "targets": targets,
             "tags": self.tags,
         }
-
-    def changes(self, current: State, desired: State) -> list[Change]:
-        out = super().changes(current, desired)
-        for target_id in sorted(set(current["targets"]) - set(desired["targets"])):
-            out.append(Change(f"targets.{target_id}", current["targets"][target_id], None))
-        return out
 
     async def _put_rule(self, desired: State, tags: bool) -> None:
         events = await self.aws.client("events")

@@ -79,6 +79,8 @@ class Service(Resource):
     kind = "ECS service"
     # Some endpoints (moto) store these on update but do not return them after create.
     unreported = frozenset({"capacityProviderStrategy", "deploymentConfiguration"})
+    # Application Auto Scaling owns the desired count.
+    ignored = frozenset({"desiredCount"})
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx, ctx.names.service)

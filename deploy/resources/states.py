@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+from deploy.asl import activity_arn
 from deploy.aws import absent_on, retry_role_propagation
 from deploy.resources.base import Change, Context, Resource, State, tag_dict, tag_list, top_fields
 from deploy.resources.tagging import sync_tags
+from deploy.stack import STACK_TAG
 
 
 async def _tags(ctx: Context, arn: str) -> dict[str, str]:
@@ -26,14 +28,26 @@ async def _sync(ctx: Context, arn: str, current: State, desired: State) -> None:
 
 
 class Activity(Resource):
-    """One activity; its HeartbeatSeconds/TimeoutSeconds live in the state machine."""
+    """One activity (named as in AWS: prefixed); its clocks live in the state machine."""
 
     kind = "activity"
 
     @property
     def arn(self) -> str:
         """The activity ARN."""
-        return self.names.activity_arn(self.name)
+        return activity_arn(self.names.region, self.names.account, self.name)
+
+    def conflict_note(self, current: State) -> str | None:
+        other = current["tags"].get(STACK_TAG)
+        if not other:
+            return None
+        stack = self.ctx.stack.name
+        return (
+            f"belongs to stack '{other}': activity names are shared by every stack in the "
+            f"account and Region, so give each stack its own with activity_prefix (e.g. "
+            f'activity_prefix = "{stack}-" in this stack file; deploy passes it to the workers '
+            "as FLEET_ACTIVITY_PREFIX)"
+        )
 
     async def read(self) -> State | None:
         sfn = await self.aws.client("stepfunctions")
@@ -45,7 +59,7 @@ class Activity(Resource):
         return {"tags": await _tags(self.ctx, self.arn)}
 
     def desired(self) -> State | None:
-        wanted = {a.name for a in self.ctx.stack.activities}
+        wanted = {self.names.activity(a.name) for a in self.ctx.stack.activities}
         if self.ctx.destroying or self.name not in wanted:
             return None
         return {"tags": self.tags}

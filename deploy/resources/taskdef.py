@@ -60,6 +60,8 @@ def worker_environment(ctx: Context) -> dict[str, str]:
         "FLEET_CLOUDWATCH_NAMESPACE": METRICS_NAMESPACE,
         "FLEET_SERVICE_NAME": ctx.names.service,
     }
+    if stack.activity_prefix:
+        env["FLEET_ACTIVITY_PREFIX"] = stack.activity_prefix
     if batch:
         env["FLEET_EXIT_WHEN_IDLE_SECONDS"] = str(stack.worker.exit_when_idle_seconds)
         if stack.worker.max_tasks is not None:
@@ -76,8 +78,12 @@ def _container(raw: dict[str, Any]) -> dict[str, Any]:
         "essential": raw.get("essential", True),
         "stopTimeout": raw.get("stopTimeout"),
         "environment": {e["name"]: e["value"] for e in raw.get("environment", [])},
+        "secrets": {e["name"]: e["valueFrom"] for e in raw.get("secrets", [])},
         "healthCheck": raw.get("healthCheck"),
-        "logConfiguration": raw.get("logConfiguration"),
+        "logConfiguration": {
+            "logDriver": raw.get("logConfiguration", {}).get("logDriver"),
+            "options": raw.get("logConfiguration", {}).get("options"),
+        },
         "portMappings": [
             {"containerPort": p["containerPort"], "protocol": p.get("protocol", "tcp")}
             for p in raw.get("portMappings", [])
@@ -132,10 +138,12 @@ class TaskDefinition(Resource):
             "requiresCompatibilities": ["FARGATE"],
             "container": {
                 "name": CONTAINER,
-                "image": names.image,
+                "image": self.ctx.image,
                 "essential": True,
                 "stopTimeout": STOP_TIMEOUT,
                 "environment": worker_environment(self.ctx),
+                # Read by ECS at start from SSM / Secrets Manager with the execution role.
+                "secrets": dict(sorted(self.ctx.stack.worker.secrets.items())),
                 "healthCheck": HEALTH_CHECK,
                 "logConfiguration": {
                     "logDriver": "awslogs",
@@ -161,6 +169,9 @@ class TaskDefinition(Resource):
         container = dict(desired["container"])
         container["environment"] = [
             {"name": k, "value": v} for k, v in container["environment"].items()
+        ]
+        container["secrets"] = [
+            {"name": k, "valueFrom": v} for k, v in container["secrets"].items()
         ]
         found = await ecs.register_task_definition(
             family=self.name,

@@ -17,8 +17,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from deploy.__main__ import main  # noqa: E402
+from deploy.image import git_revision  # noqa: E402
 
 EXAMPLE = ROOT / "deploy" / "stack.example.toml"
+# The example stack sets no image tag: it is the commit of the checkout.
+TAG = git_revision(ROOT, short=True)
+# Stack files copied out of the checkout have no commit; they run this tag.
+OUTSIDE_TAG = "v1"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 # moto reports this many running tasks for every new ECS service, with rolloutState
@@ -83,12 +88,21 @@ class Cli:
         if command != "size":
             argv += ["--endpoint-url", self.url]
         argv += self.network.overrides() + list(args)
-        if command == "apply" and "--wait-timeout" not in args:
+        if stack != EXAMPLE and command != "size" and not any("image.tag" in a for a in args):
+            argv += ["--set", f'image.tag="{OUTSIDE_TAG}"']
+        if command in ("apply", "ship", "redeploy", "rollback") and "--wait-timeout" not in args:
             argv += ["--wait-timeout", "5", "--poll-interval", "0.05"]
         if command == "destroy":
             argv += ["--yes", "--poll-interval", "0.05"]
         self.capsys.readouterr()
         code = main(argv)
+        captured = self.capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    def run_bare(self, command: str, *args: str) -> Result:
+        """Run ``command`` with ``args`` and the endpoint only (no stack file, no overrides)."""
+        self.capsys.readouterr()
+        code = main([command, "--endpoint-url", self.url, *args])
         captured = self.capsys.readouterr()
         return Result(code, captured.out, captured.err)
 

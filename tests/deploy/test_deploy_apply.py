@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deploy_support import ACCOUNT, MOTO_RUNNING_TASKS, REGION, Cli, Clients, mutating
+from deploy_support import ACCOUNT, MOTO_RUNNING_TASKS, REGION, TAG, Cli, Clients, mutating
 
 STACK = "hello-world"
 ACTIVITY_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:activity:HelloWorldActivity"
@@ -24,12 +24,13 @@ def test_apply_creates_every_resource(cli: Cli, aws: Clients) -> None:
     assert "apply complete: 18 created, 0 updated, 0 deleted, 0 unchanged" in result.out
     assert "service stable" in result.out
     # Nothing was pushed to the new repository: apply says what the tasks will lack.
-    assert "image 123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world:latest is not in" in (
+    assert f"image 123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world:{TAG} is not in" in (
         result.err
     )
 
     repo = aws.ecr.describe_repositories(repositoryNames=[STACK])["repositories"][0]
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+    assert repo["imageTagMutability"] == "IMMUTABLE"
     lifecycle = json.loads(
         aws.ecr.get_lifecycle_policy(repositoryName=STACK)["lifecyclePolicyText"]
     )
@@ -47,6 +48,13 @@ def test_apply_creates_every_resource(cli: Cli, aws: Clients) -> None:
     assert task["PollActivities"]["Resource"] == [ACTIVITY_ARN]
     assert task["ReportTasks"]["Resource"] == [ACTIVITY_ARN, MACHINE_ARN]
     assert task["TaskProtection"]["Resource"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{STACK}/*"]
+    # The superseded-worker check reads its own task and the stack's service, nothing else.
+    assert task["ReadOwnTask"]["Action"] == ["ecs:DescribeTasks"]
+    assert task["ReadOwnTask"]["Resource"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{STACK}/*"]
+    assert task["FollowDeployments"]["Action"] == ["ecs:DescribeServices"]
+    assert task["FollowDeployments"]["Resource"] == [
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{STACK}/{STACK}"
+    ]
     execution = _statements(aws, f"{STACK}-execution")
     assert execution["EcrPull"]["Resource"] == [
         f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{STACK}"
@@ -69,7 +77,8 @@ def test_apply_creates_every_resource(cli: Cli, aws: Clients) -> None:
     assert td["runtimePlatform"]["cpuArchitecture"] == "ARM64"
     assert td["requiresCompatibilities"] == ["FARGATE"]
     (container,) = td["containerDefinitions"]
-    assert container["image"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{STACK}:latest"
+    # Not pushed yet: the tag, until the image is there to pin by digest.
+    assert container["image"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{STACK}:{TAG}"
     assert container["stopTimeout"] == 120
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert int(env["FLEET_DRAIN_SECONDS"]) < container["stopTimeout"]

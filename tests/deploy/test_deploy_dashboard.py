@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deploy_support import ACCOUNT, EXAMPLE
+from deploy_support import ACCOUNT, EXAMPLE, Cli, Clients
 
 from deploy.names import Names
 from deploy.resources.dashboard import TEMPLATE, render
@@ -76,3 +76,19 @@ def test_each_activity_line_is_repeated_per_activity(tmp_path: Path) -> None:
         "hello-world",
     ]
     assert names.state_machine_arn in text
+
+
+def test_a_dashboard_edited_by_hand_shows_the_widget_that_differs(cli: Cli, aws: Clients) -> None:
+    assert cli("apply").code == 0
+    body = json.loads(aws.cloudwatch.get_dashboard(DashboardName="hello-world")["DashboardBody"])
+    body["widgets"][1]["properties"]["title"] = "edited in the console"
+    aws.cloudwatch.put_dashboard(DashboardName="hello-world", DashboardBody=json.dumps(body))
+
+    steps = cli("plan", "--json").json()["steps"]
+    (dashboard,) = [s for s in steps if s["kind"] == "CloudWatch dashboard"]
+    assert [c["field"] for c in dashboard["changes"]] == ["body.widgets[1].properties.title"]
+    assert dashboard["changes"][0]["current"] == "edited in the console"
+    human = cli("plan")
+    assert "body.widgets[1].properties.title: edited in the console →" in human.out
+    assert cli("apply").code == 0
+    assert cli("plan", "--detailed-exitcode").code == 0

@@ -7,7 +7,14 @@ import importlib
 
 import pytest
 
-MODULES = ["deploy.fargate", "deploy.stack", "deploy.resources.service"]
+MODULES = [
+    "deploy.fargate",
+    "deploy.stack",
+    "deploy.resources.service",
+    "deploy.resources.base",
+    "deploy.image",
+    "deploy.iam",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

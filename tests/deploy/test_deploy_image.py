@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from deploy_support import ACCOUNT, EXAMPLE, ROOT, Cli, Clients
+from deploy_support import ACCOUNT, EXAMPLE, ROOT, TAG, Cli, Clients
 
 from deploy import image
 from deploy.errors import DeployError
@@ -37,13 +37,13 @@ def test_dry_run_prints_the_commands(cli: Cli, aws: Clients) -> None:
         "aws ecr get-login-password --region us-east-1 | buildah login --username AWS "
         f"--password-stdin {REGISTRY}",
         "buildah build --platform linux/arm64 --format docker "
-        f"--build-arg REVISION={image.git_revision()} --build-arg BASE_IMAGE=python:3.12-slim "
+        f"--build-arg REVISION={image.git_revision(ROOT)} --build-arg BASE_IMAGE=python:3.12-slim "
         f"-f {ROOT / 'Dockerfile'} -t {REGISTRY}/hello-world:abc123 {ROOT}",
         f"buildah push {REGISTRY}/hello-world:abc123",
     ]
     # A dry run changes nothing.
     assert aws.ecr.describe_repositories()["repositories"] == []
-    assert len(image.git_revision()) == 40  # the label names the commit the image holds
+    assert len(image.git_revision(ROOT)) == 40  # the label names the commit the image holds
 
 
 def test_push_logs_in_with_the_token_and_creates_the_repository(
@@ -60,7 +60,8 @@ def test_push_logs_in_with_the_token_and_creates_the_repository(
     assert login.stdin not in result.out
     assert "--platform" in build.argv
     assert build.argv[build.argv.index("--platform") + 1] == "linux/amd64"
-    assert push.argv == ["docker", "push", f"{REGISTRY}/hello-world:latest"]
+    # No image.tag: the tag is the commit of the checkout that holds the stack file.
+    assert push.argv == ["docker", "push", f"{REGISTRY}/hello-world:{TAG}"]
     repo = aws.ecr.describe_repositories(repositoryNames=["hello-world"])["repositories"][0]
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
 
@@ -72,7 +73,7 @@ def test_push_logs_in_with_the_token_and_creates_the_repository(
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
     }
     aws.ecr.put_image(
-        repositoryName="hello-world", imageManifest=json.dumps(manifest), imageTag="latest"
+        repositoryName="hello-world", imageManifest=json.dumps(manifest), imageTag=TAG
     )
     assert cli("plan", "--json").json()["warnings"] == []
 

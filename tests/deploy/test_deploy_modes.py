@@ -40,7 +40,7 @@ def test_service_to_batch_with_an_events_rule(cli: Cli, aws: Clients) -> None:
     assert planned[("schedule", "hourly")] == "delete"
     assert planned[("events rule", f"{STACK}-hourly")] == "create"
 
-    result = cli("apply", "--json", *BATCH, *rule)
+    result = cli("apply", "--json", "--yes", *BATCH, *rule)
     assert result.code == 0, result.err
     assert (
         aws.ecs.describe_services(cluster=STACK, services=[STACK])["services"][0]["status"]
@@ -88,11 +88,11 @@ def test_service_to_batch_with_an_events_rule(cli: Cli, aws: Clients) -> None:
     assert env["FLEET_EXIT_WHEN_IDLE_SECONDS"] == "60"
     assert env["FLEET_TASK_PROTECTION"] == "off"
 
-    again = cli("apply", "--json", *BATCH, *rule).json()["steps"]
+    again = cli("apply", "--json", "--yes", *BATCH, *rule).json()["steps"]
     assert {s["action"] for s in again} <= {"unchanged", "absent"}
 
     # Back to service mode: the rule keeps starting executions but no longer runs workers.
-    back = cli("apply", "--json", *rule)
+    back = cli("apply", "--json", "--yes", *rule)
     assert back.code == 0, back.err
     rule_step = next(s for s in back.json()["steps"] if s["kind"] == "events rule")
     assert rule_step["action"] == "update"
@@ -105,7 +105,7 @@ def test_service_to_batch_with_an_events_rule(cli: Cli, aws: Clients) -> None:
 
 
 def test_batch_with_scheduler_runs_workers_from_a_second_schedule(cli: Cli, aws: Clients) -> None:
-    result = cli("apply", "--json", *BATCH)
+    result = cli("apply", "--json", "--yes", *BATCH)
     assert result.code == 0, result.err
     names = sorted(s["Name"] for s in aws.scheduler.list_schedules(GroupName=STACK)["Schedules"])
     assert names == ["hourly", "hourly-workers"]
@@ -123,7 +123,7 @@ def test_batch_with_scheduler_runs_workers_from_a_second_schedule(cli: Cli, aws:
         "--set",
         'schedules.0.expression="cron(0 2 * * ? *)"',
     ]
-    assert cli("apply", *BATCH, *renamed).code == 0
+    assert cli("apply", "--yes", *BATCH, *renamed).code == 0
     names = sorted(s["Name"] for s in aws.scheduler.list_schedules(GroupName=STACK)["Schedules"])
     assert names == ["nightly", "nightly-workers"]
     assert aws.scheduler.get_schedule(Name="nightly", GroupName=STACK)["ScheduleExpression"] == (
@@ -144,7 +144,7 @@ def test_an_activity_removed_from_the_stack_is_deleted_with_its_alarm(
     alarms = [a["AlarmName"] for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]]
     assert f"{STACK}-waiting-work-Resize" in alarms
 
-    result = cli("apply", "--json")  # the example again: one activity
+    result = cli("apply", "--json", "--yes")  # the example again: one activity
     assert result.code == 0, result.err
     deleted = [(s["kind"], s["name"]) for s in result.json()["steps"] if s["action"] == "delete"]
     assert deleted == [("CloudWatch alarm", f"{STACK}-waiting-work-Resize"), ("activity", "Resize")]

@@ -141,6 +141,8 @@ def stack_file(tmp_path: Path, stack: str, activity: str) -> Path:
     assert 'name = "HelloWorldActivity"' in text
     text = text.replace('name = "hello-world"', f'name = "{stack}"')
     text = text.replace('name = "HelloWorldActivity"', f'name = "{activity}"')
+    # Outside the checkout there is no commit to tag the image with.
+    text = text.replace("[image]\n", '[image]\ntag = "v1"\n')
     path = tmp_path / f"{stack}.toml"
     path.write_text(text)
     return path
@@ -177,6 +179,9 @@ def allowed(stack: str, activity_name: str) -> dict[str, set[str]]:
         "states:StartExecution": {machine},
         "ecs:GetTaskProtection": {tasks},
         "ecs:UpdateTaskProtection": {tasks},
+        # A worker checks that its deployment is still the service's PRIMARY one.
+        "ecs:DescribeTasks": {tasks},
+        "ecs:DescribeServices": {f"{ecs}:service/{stack}/{stack}"},
         "ecs:TagResource": {tasks},
         "ecs:RunTask": {family, f"{family}:*"},
         "iam:PassRole": roles,
