@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fleet._settings import MIN_HEARTBEAT_SECONDS
 from fleet._task import Task
 
 Handler = Callable[[Task], Any] | Callable[[Task], Awaitable[Any]]
@@ -79,6 +81,11 @@ class Fleet:
             raise ValueError(f"activity {name!r} is registered twice")
         _check_positive("concurrency", concurrency, integer=True)
         _check_positive("heartbeat_seconds", heartbeat_seconds)
+        if heartbeat_seconds is not None and heartbeat_seconds < MIN_HEARTBEAT_SECONDS:
+            raise ValueError(
+                f"heartbeat_seconds must be at least {MIN_HEARTBEAT_SECONDS:g} (Step Functions "
+                f"counts HeartbeatSeconds in whole seconds), got {heartbeat_seconds!r}"
+            )
         _check_positive("timeout_seconds", timeout_seconds)
 
         def register(handler: H) -> H:
@@ -101,7 +108,11 @@ class Fleet:
 def _check_positive(what: str, value: float | None, *, integer: bool = False) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"{what} must be a positive number, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < math.inf  # also refuses nan
+    ):
+        raise ValueError(f"{what} must be a positive, finite number, got {value!r}")
     if integer and not isinstance(value, int):
         raise ValueError(f"{what} must be a whole number, got {value!r}")
