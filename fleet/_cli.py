@@ -37,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
     import anyio
 
     from fleet._appstring import import_app
+    from fleet._exit import ExitWatchdog
     from fleet._logging import configure_logging
     from fleet._settings import Settings, load_settings
     from fleet._worker import serve
@@ -47,7 +48,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigurationError("no app given: fleet run module:attribute (or set FLEET_APP)")
     configure_logging(settings.log_level, settings.log_format)
     app = import_app(settings.app)
-    return anyio.run(lambda: serve(app, settings, handle_signals=True))
+    watchdog = ExitWatchdog()
+    return anyio.run(lambda: serve(app, settings, handle_signals=True, watchdog=watchdog))
 
 
 def _positive_float(text: str) -> float:
@@ -282,5 +284,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def entry() -> None:
+    """The console script: ``main()``, then exit at once, without the interpreter's teardown.
+
+    Teardown (joining threads, collecting modules) can take seconds after the worker has
+    stopped, and a drained worker must be gone within its budget.
+    """
+    from fleet._exit import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -23,12 +23,39 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fleet import _errors
 from fleet._version import __version__
 
 # `_created` series double the output and no dashboard or alert reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 TASK_OUTCOMES = ("succeeded", "failed", "cancelled", "drained", "interrupted", "unreported")
+#: Distinct handler error names counted per activity; later ones are counted as ``other``.
+MAX_ERROR_LABELS = 20
+OTHER_ERROR = "other"
+#: The worker's own error names: a fixed set, never capped.
+FLEET_ERRORS = frozenset(
+    {
+        _errors.DRAINING,
+        _errors.INTERRUPTED,
+        _errors.TIMEOUT,
+        _errors.INVALID_OUTPUT,
+        _errors.OUTPUT_TOO_LARGE,
+        _errors.INVALID_INPUT,
+    }
+)
+#: The ``tasks_completed_total`` series created at 0 for each activity, so that rates exist
+#: from the start: every outcome with the error it carries when the worker decides it.
+_COMPLETED_AT_START = (
+    ("succeeded", ""),
+    ("cancelled", ""),
+    ("unreported", ""),
+    ("drained", _errors.DRAINING),
+    ("interrupted", _errors.INTERRUPTED),
+    ("failed", _errors.TIMEOUT),
+    ("failed", _errors.INVALID_OUTPUT),
+    ("failed", _errors.OUTPUT_TOO_LARGE),
+)
 POLL_RESULTS = ("task", "empty", "error", "throttled")
 HEARTBEAT_RESULTS = ("ok", "task_gone", "error", "throttled")
 API_OUTCOMES = ("ok", "throttled", "client_error", "server_error", "network_error")
@@ -103,6 +130,7 @@ class Metrics:
 
     def __post_init__(self) -> None:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._errors_seen: dict[str, set[str]] = {}
         r = self.registry
         self.tasks_received = Counter(
             "fleet_tasks_received",
@@ -112,8 +140,9 @@ class Metrics:
         )
         self.tasks_completed = Counter(
             "fleet_tasks_completed",
-            "Tasks finished by this worker, by how they ended.",
-            ["activity", "outcome"],
+            "Tasks finished by this worker, by how they ended and the error name reported "
+            f"(at most {MAX_ERROR_LABELS} names per activity, then {OTHER_ERROR!r}).",
+            ["activity", "outcome", "error"],
             registry=r,
         )
         self.task_duration = Histogram(
@@ -178,6 +207,41 @@ class Metrics:
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
 
+    def error_label(self, activity: str, error: str | None) -> str:
+        """The ``error`` label for a task of ``activity`` that reported ``error``.
+
+        The worker's own error names are always themselves; a handler's are themselves for the
+        first ``MAX_ERROR_LABELS`` distinct names of the activity, then ``other``, so that a
+        handler putting, say, an id in its error names cannot grow the series without bound.
+        """
+        if not error or error in FLEET_ERRORS:
+            return error or ""
+        seen = self._errors_seen.setdefault(activity, set())
+        if error in seen:
+            return error
+        if len(seen) >= MAX_ERROR_LABELS:
+            return OTHER_ERROR
+        seen.add(error)
+        return error
+
+    def task_completed(
+        self, activity: str, outcome: str, error: str | None, seconds: float
+    ) -> None:
+        """Count one task's end: its outcome, error name and duration."""
+        label = self.error_label(activity, error)
+        self.child(self.tasks_completed, activity, outcome, label).inc()
+        self.child(self.task_duration, activity, outcome).observe(seconds)
+
+    def total(self, name: str, **labels: str) -> float:
+        """The sum of sample ``name`` over every series whose labels include ``labels``."""
+        want = labels.items()
+        return sum(
+            sample.value
+            for family in self.registry.collect()
+            for sample in family.samples
+            if sample.name == name and want <= sample.labels.items()
+        )
+
     def child(self, metric: Any, *values: str) -> Any:
         """``metric.labels(*values)``, remembered: the hot path calls this per task."""
         key = (id(metric), values)
@@ -189,8 +253,9 @@ class Metrics:
     def add_activity(self, activity: str) -> None:
         """Create every labelled series of ``activity`` at zero, so rates exist from the start."""
         self.tasks_received.labels(activity=activity)
+        for outcome, error in _COMPLETED_AT_START:
+            self.tasks_completed.labels(activity=activity, outcome=outcome, error=error)
         for outcome in TASK_OUTCOMES:
-            self.tasks_completed.labels(activity=activity, outcome=outcome)
             self.task_duration.labels(activity=activity, outcome=outcome)
         for result in POLL_RESULTS:
             self.polls.labels(activity=activity, result=result)

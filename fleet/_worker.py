@@ -21,6 +21,7 @@ from fleet._app import Activity, Fleet
 from fleet._arn import partition
 from fleet._emf import publish
 from fleet._errors import ConfigurationError
+from fleet._exit import ExitWatchdog
 from fleet._http import make_app, serve_http
 from fleet._limits import READ_TIMEOUT_SECONDS
 from fleet._logging import get_logger
@@ -155,10 +156,12 @@ async def serve(
     metrics: Metrics | None = None,
     handle_signals: bool = False,
     on_started: Callable[[Supervisor, int], Awaitable[None] | None] | None = None,
+    watchdog: ExitWatchdog | None = None,
 ) -> int:
     """Run ``app`` until it is stopped; return the exit status (0 when all was reported).
 
     ``on_started`` is called with the supervisor and the HTTP port once everything runs.
+    ``watchdog`` is armed when a drain begins, to end the process when the budget is spent.
     Raises ConfigurationError for anything wrong at start-up (exit status 2 in the CLI).
     """
     if not app.activities:
@@ -188,7 +191,14 @@ async def serve(
         api = Api(client, metrics, task_calls=task_calls)
         resolved = await resolve_arns(api, session, settings, app.activities)
         sup = Supervisor(activities=resolved, settings=settings, api=api, metrics=metrics)
-        return await _run(sup, settings, metrics, handle_signals, on_started)
+        if watchdog is not None:
+            sup.on_drain = lambda end: watchdog.arm(
+                end - anyio.current_time(), lambda: sup.abandoned + sup.threads.busy
+            )
+        status = await _run(sup, settings, metrics, handle_signals, on_started)
+        if watchdog is not None:
+            watchdog.status = status
+        return status
 
 
 async def _run(

@@ -34,8 +34,13 @@ class FleetProcess(WorkerProcess):
         return parse_samples(self.metrics_file.read_text())
 
     async def sample(self, name: str, **labels: str) -> float:
-        """One live sample (0 when the series does not exist yet)."""
-        return (await self.scrape()).get((name, tuple(sorted(labels.items()))), 0.0)
+        """The live sum of ``name`` over the series whose labels include ``labels`` (0 if none)."""
+        want = set(labels.items())
+        return sum(
+            value
+            for (sample, series), value in (await self.scrape()).items()
+            if sample == name and want <= set(series)
+        )
 
     async def wait_for(
         self, name: str, at_least: float, timeout: float = 20.0, **labels: str

@@ -70,6 +70,7 @@ async def create_machine(
             "input.$": "$",
             "enteredTime.$": "$$.State.EnteredTime",
             "retryCount.$": "$$.State.RetryCount",
+            "executionId.$": "$$.Execution.Id",
         }
     states: dict[str, Any] = {"Work": state}
     if catch:
@@ -135,8 +136,8 @@ class Worker:
     status: int | None = None
 
     def value(self, name: str, **labels: str) -> float:
-        found = self.metrics.registry.get_sample_value(name, labels)
-        return 0.0 if found is None else found
+        """The sum of sample ``name`` over the series whose labels include ``labels``."""
+        return self.metrics.total(name, **labels)
 
     async def scrape(self) -> Samples:
         """Read /metrics over HTTP, as Prometheus would."""

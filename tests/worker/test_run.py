@@ -321,8 +321,11 @@ async def test_metrics_and_health_over_http_match_what_happened(
         return scraped[(metric, tuple(sorted(labels.items())))]
 
     assert get("fleet_tasks_received_total", activity=name) == 12
-    assert get("fleet_tasks_completed_total", activity=name, outcome="succeeded") == 9
-    assert get("fleet_tasks_completed_total", activity=name, outcome="failed") == 3
+    completed = "fleet_tasks_completed_total"
+    assert get(completed, activity=name, outcome="succeeded", error="") == 9
+    # The error label tells a handler's bug from the worker's own failures.
+    assert get(completed, activity=name, outcome="failed", error="KeyError") == 3
+    assert get(completed, activity=name, outcome="failed", error="Fleet.Timeout") == 0
     assert get("fleet_task_duration_seconds_count", activity=name, outcome="succeeded") == 9
     assert get("fleet_polls_total", activity=name, result="task") == 12
     assert get("fleet_api_requests_total", operation="SendTaskSuccess", outcome="ok") == 9
@@ -337,7 +340,7 @@ async def test_metrics_and_health_over_http_match_what_happened(
 
 DESIGN_METRICS = {
     "fleet_tasks_received": ("counter", {"activity"}),
-    "fleet_tasks_completed": ("counter", {"activity", "outcome"}),
+    "fleet_tasks_completed": ("counter", {"activity", "outcome", "error"}),
     "fleet_task_duration_seconds": ("histogram", {"activity", "outcome"}),
     "fleet_tasks_in_flight": ("gauge", {"activity"}),
     "fleet_slots_capacity": ("gauge", {"activity"}),

@@ -1,0 +1,185 @@
+"""What an operator reads in the logs: one line per task end, and every field on every line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+from support.worker import create_machine, running_worker, start, unique, wait_done
+
+from fleet import Fleet, Task, TaskFailure
+from fleet._logging import JsonFormatter, get_logger
+from fleet.emulator import Emulator
+
+TOKEN_HASH = re.compile(r"^[0-9a-f]{12}$")
+
+
+class JsonLines(list[dict[str, Any]]):
+    """The runtime's log lines as the JSON formatter writes them, parsed back as they come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stream = io.StringIO()
+
+    def read(self) -> JsonLines:
+        self.extend(json.loads(line) for line in self.stream.getvalue().splitlines()[len(self) :])
+        return self
+
+
+@pytest.fixture
+def json_lines() -> Iterator[JsonLines]:
+    captured = JsonLines()
+    handler = logging.StreamHandler(captured.stream)
+    handler.setFormatter(JsonFormatter())
+    logger = get_logger()
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield captured
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def outcome_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [line for line in lines if line["message"].startswith("task ")]
+
+
+KINDS = {
+    # kind: (level, message, error)
+    "ok": ("info", "task succeeded", None),
+    "chosen": ("warning", "task failed: Greeting.NoOne", "Greeting.NoOne"),
+    "bug": ("error", "task failed: RuntimeError", "RuntimeError"),
+    "unencodable": ("error", "task failed: Fleet.InvalidOutput", "Fleet.InvalidOutput"),
+    "slow": ("warning", "task failed: Fleet.Timeout", "Fleet.Timeout"),
+}
+
+
+async def test_every_task_end_is_one_line_with_outcome_error_attempt_and_execution(
+    endpoint: Emulator, sfn: Any, json_lines: JsonLines
+) -> None:
+    app = Fleet()
+    name = unique("Lines")
+
+    @app.activity(name, timeout_seconds=0.5)
+    async def work(task: Task) -> Any:
+        kind = task.input["kind"]
+        if kind == "chosen":
+            raise TaskFailure("Greeting.NoOne", "nobody to greet")
+        if kind == "bug":
+            raise RuntimeError("boom")
+        if kind == "unencodable":
+            return {"when": {1, 2}}
+        if kind == "slow":
+            await anyio.sleep(30)
+        return {"ok": True}
+
+    _, machine = await create_machine(sfn, name, context=True)
+    async with running_worker(app, endpoint.endpoint_url):
+        arns = await start(sfn, machine, [{"kind": kind} for kind in KINDS])
+        await wait_done(sfn, arns)
+
+    lines = outcome_lines(json_lines.read())
+    assert len(lines) == len(KINDS)  # one line per task, no more
+    by_execution = {line["execution_arn"]: line for line in lines}
+    for arn, (kind, (level, message, error)) in zip(arns, KINDS.items(), strict=True):
+        line = by_execution[arn]
+        assert line["level"] == level, kind
+        assert line["message"] == message, kind
+        assert line["error"] == error, kind
+        assert line["outcome"] == ("succeeded" if error is None else "failed"), kind
+        assert line["activity"] == name
+        assert TOKEN_HASH.match(line["token"])
+        assert line["attempt"] == 1
+        assert line["execution"] == arn.rsplit(":", 1)[-1]
+        assert line["duration_seconds"] >= 0
+        assert line["logger"] == "fleet.task"
+    # An unexpected exception carries its traceback; a failure the handler chose, its cause.
+    bug = by_execution[arns[2]]
+    assert "Traceback" in bug["exception"]
+    assert 'raise RuntimeError("boom")' in bug["exception"]
+    chosen = by_execution[arns[1]]
+    assert chosen["cause"] == "nobody to greet"
+    assert "exception" not in chosen
+
+
+async def test_without_the_context_the_line_says_so_rather_than_guessing(
+    endpoint: Emulator, sfn: Any, json_lines: JsonLines
+) -> None:
+    app = Fleet()
+    name = unique("Plain")
+
+    @app.activity(name)
+    async def work(task: Task) -> str:
+        return "ok"
+
+    _, machine = await create_machine(sfn, name)
+    async with running_worker(app, endpoint.endpoint_url):
+        await wait_done(sfn, await start(sfn, machine, [{}]))
+    [line] = outcome_lines(json_lines.read())
+    assert line["attempt"] is None
+    assert line["execution"] is None
+    assert line["outcome"] == "succeeded"
+
+
+async def test_task_lines_keep_their_own_fields_and_the_tasks(
+    make_endpoint: Any, json_lines: JsonLines
+) -> None:
+    """The heartbeat and the report fail; their lines carry what they are about."""
+    async with make_endpoint(fault_kinds=("500",)) as emu:
+        from support.worker import client
+
+        async with client(emu.endpoint_url) as sfn:
+            app = Fleet()
+            name = unique("Fields")
+            running = anyio.Event()
+            release = anyio.Event()
+
+            @app.activity(name, heartbeat_seconds=1)
+            async def work(task: Task) -> str:
+                running.set()
+                await release.wait()
+                return "ok"
+
+            _, machine = await create_machine(sfn, name, context=True)
+            async with running_worker(app, emu.endpoint_url, report_deadline_seconds=1.0) as worker:
+                await start(sfn, machine, [{}])
+                with anyio.fail_after(10):
+                    await running.wait()
+                emu.options.fault_rate = 1.0  # every call fails from now on
+                with anyio.fail_after(10):
+                    while worker.value("fleet_heartbeats_total", result="error") < 1:
+                        await anyio.sleep(0.05)
+                release.set()
+                with anyio.fail_after(10):
+                    while worker.value("fleet_tasks_completed_total", outcome="unreported") < 1:
+                        await anyio.sleep(0.05)
+                emu.options.fault_rate = 0.0
+
+    task_lines = [line for line in json_lines.read() if "token" in line]
+    assert task_lines
+    for line in task_lines:
+        assert line["activity"] == name
+        assert TOKEN_HASH.match(line["token"])
+    [beat] = [line for line in task_lines if line["message"] == "heartbeat failed; retrying soon"]
+    assert beat["code"] == "InternalFailure"
+    assert beat["outcome"] == "server_error"
+    [unreported] = [
+        line for line in task_lines if line["message"] == "could not report the task's result"
+    ][:1]
+    assert unreported["level"] == "error"
+    assert unreported["outcome"] == "succeeded"  # what would have been reported
+    assert unreported["operation"] == "SendTaskSuccess"
+    assert unreported["code"] == "InternalFailure"
+    assert unreported["attempts"] >= 1
+    [end] = outcome_lines(task_lines)
+    assert end["outcome"] == "unreported"
+    assert end["level"] == "error"
+    assert end["attempt"] == 1
