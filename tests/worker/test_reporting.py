@@ -112,7 +112,9 @@ class StrRaises(Exception):
 
 
 @pytest.mark.parametrize(
-    "value", [deeply_nested(), ItemsRaise(a=1), {"nested": ItemsRaise(a=1)}], ids=str.__name__
+    "value",
+    [deeply_nested(), ItemsRaise(a=1), {"nested": ItemsRaise(a=1)}],
+    ids=["deeply-nested", "items-raises", "items-raises-inside"],
 )
 def test_any_failure_to_encode_a_result_is_a_reported_failure(value: object) -> None:
     report = from_result(value)

@@ -99,29 +99,40 @@ async def test_no_task_is_taken_without_a_free_slot(endpoint: Emulator, sfn: Any
 
 
 async def test_pollers_grow_under_load_and_shrink_when_idle(endpoint: Emulator, sfn: Any) -> None:
+    """Each poll that brings a task adds a poller, up to the maximum; each empty one removes one.
+
+    Handlers wait on a gate, so the backlog stays until the test releases it: the growth is
+    driven by tasks arriving, the shrinking by the endpoint's long polls ending empty, and
+    neither by how fast this machine runs.
+    """
     app = Fleet()
     name = unique("Adapt")
+    gate = anyio.Event()
+    seen: list[int] = []
 
     @app.activity(name)
     async def work(task: Task) -> None:
-        await anyio.sleep(0.2)
+        await gate.wait()
 
     _, machine = await create_machine(sfn, name)
-    async with running_worker(app, endpoint.endpoint_url, max_pollers=6) as worker:
+    async with running_worker(app, endpoint.endpoint_url, max_pollers=6, concurrency=64) as worker:
         assert worker.sup is not None
         pollers = worker.sup.runtimes[0].pollers
         assert pollers is not None
         assert pollers.running == 1
-        most = 0
-        arns = await start(sfn, machine, [{}] * 60)
+        arns = await start(sfn, machine, [{}] * 30)
+        with anyio.fail_after(20):
+            while pollers.running < 6:
+                seen.append(pollers.running)
+                await anyio.sleep(0.01)
+        gate.set()
+        await wait_done(sfn, arns, timeout=30)
         with anyio.fail_after(30):
-            while len(await wait_done(sfn, arns, timeout=30)) < 60:
-                most = max(most, pollers.running)
-        most = max(most, pollers.running)
-        with anyio.fail_after(10):
             while pollers.running > 1:
-                await anyio.sleep(0.1)
-    assert 1 < most <= 6
+                seen.append(pollers.running)
+                await anyio.sleep(0.05)
+    assert max(seen) <= 6  # never above --max-pollers
+    assert pollers.target == pollers.minimum == 1
 
 
 async def test_heartbeats_keep_a_task_alive_past_its_heartbeat_seconds(make_endpoint: Any) -> None:
