@@ -105,6 +105,7 @@ class ActivitySnapshot:
     slots_in_use: int
     pollers: int
     polls_in_flight: int
+    last_successful_poll: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,12 @@ _PER_ACTIVITY: tuple[tuple[str, str, str], ...] = (
         "fleet_polls_in_flight",
         "GetActivityTask long polls waiting for an answer.",
         "polls_in_flight",
+    ),
+    (
+        "fleet_last_successful_poll_timestamp_seconds",
+        "Unix time of the last GetActivityTask that was answered (a task or empty), or of the "
+        "start; a long poll may take 60 s to answer.",
+        "last_successful_poll",
     ),
 )
 

@@ -62,6 +62,8 @@ class PollerGroup:
         self.in_flight = 0
         self._poll_scopes: set[anyio.CancelScope] = set()
         self._last_ok = anyio.current_time()
+        #: Unix time of the last poll that was answered (a task or empty), or of the start.
+        self.last_ok_unix = time.time()
         self._failures = 0
         self._tg: anyio.abc.TaskGroup | None = None
         self._log = _log.getChild(runtime.name)
@@ -73,6 +75,10 @@ class PollerGroup:
             for _ in range(self.target):
                 self._spawn()
         self._tg = None
+
+    def failing_for(self) -> float:
+        """Seconds since the last answered poll, while polls fail; 0 while they do not."""
+        return anyio.current_time() - self._last_ok if self._failures else 0.0
 
     def limit_polls(self, deadline: float) -> None:
         """Give up polls still in flight at ``deadline`` (the drain's end: exit comes next)."""
@@ -148,6 +154,7 @@ class PollerGroup:
                     self._sup.return_poll_budget()
                     return None
                 self._last_ok = anyio.current_time()
+                self.last_ok_unix = time.time()
                 self._failures = 0
                 token = response.get("taskToken")
                 if not token:
@@ -210,7 +217,7 @@ class PollerGroup:
         if throttled:
             self.target = max(self.minimum, math.ceil(self.target / 2))
         self._failures += 1
-        failing_for = anyio.current_time() - self._last_ok
+        failing_for = self.failing_for()
         if failing_for > self._sup.settings.poll_failure_exit_seconds:
             raise FatalError(
                 f"polls of activity {self._rt.name} have failed for {failing_for:.0f} s "

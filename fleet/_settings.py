@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     cloudwatch_interval_seconds: Seconds = 60.0
     service_name: str = "fleet"
     """ServiceName dimension of the embedded metrics (the stack name on ECS)."""
+    poll_failure_unready_seconds: Seconds = 60.0
+    """/readyz answers 503 once an activity's polls have failed without a success this long."""
 
     @field_validator("log_level", mode="before")
     @classmethod

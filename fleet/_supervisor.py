@@ -197,6 +197,7 @@ class Supervisor:
                     slots_in_use=rt.slots.in_use,
                     pollers=rt.pollers.running if rt.pollers else 0,
                     polls_in_flight=rt.pollers.in_flight if rt.pollers else 0,
+                    last_successful_poll=rt.pollers.last_ok_unix if rt.pollers else 0.0,
                 )
                 for rt in self.runtimes
             ),
@@ -207,11 +208,20 @@ class Supervisor:
 
     @property
     def ready(self) -> bool:
-        """True while every activity has pollers running and the worker is not stopping."""
+        """True while every activity has pollers running whose polls do not keep failing.
+
+        Not ready either while the worker stops or drains.
+        """
+        limit = self.settings.poll_failure_unready_seconds
         return (
             self._started
             and self.mode is Mode.RUNNING
-            and all(rt.pollers is not None and rt.pollers.running > 0 for rt in self.runtimes)
+            and all(
+                rt.pollers is not None
+                and rt.pollers.running > 0
+                and rt.pollers.failing_for() < limit
+                for rt in self.runtimes
+            )
         )
 
     # -- requests from outside ------------------------------------------------------------

@@ -239,6 +239,10 @@ async def _run(
             "mode": sup.mode.value,
             "in_flight": sup.in_flight,
             "pollers": {rt.name: rt.pollers.running if rt.pollers else 0 for rt in sup.runtimes},
+            "polls_failing_seconds": {
+                rt.name: round(rt.pollers.failing_for(), 1) if rt.pollers else 0.0
+                for rt in sup.runtimes
+            },
         },
         health=lambda: {"event_loop_lag_seconds": round(lag.lag_seconds, 4)},
     )
