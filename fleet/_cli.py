@@ -244,6 +244,18 @@ def _loadtest(args: argparse.Namespace) -> int:
     return 0 if report.outcomes.get("RUNNING", 0) == 0 else 1
 
 
+def _configuration_error(exc: BaseException) -> ConfigurationError | None:
+    """The ConfigurationError inside ``exc`` (possibly nested exception groups), if any."""
+    if isinstance(exc, ConfigurationError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _configuration_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fleet`` console script; returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -277,6 +289,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _loadtest(parsed)
     except ConfigurationError as exc:
         print(f"fleet: error: {exc}", file=sys.stderr)
+        return 2
+    except BaseExceptionGroup as group:
+        # A start-up error raised inside a task group (e.g. the listener) arrives wrapped.
+        found = _configuration_error(group)
+        if found is None:
+            raise
+        print(f"fleet: error: {found}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import anyio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from fleet._errors import ConfigurationError
 from fleet._logging import get_logger
 
 _log = get_logger("http")
@@ -59,7 +61,16 @@ async def serve_http(
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # port taken, address not local, name not resolved
+            # aiohttp rewords the error; a failed name lookup has a negative errno.
+            errno = exc.errno or 0
+            reason = os.strerror(errno) if errno > 0 else (exc.strerror or str(exc))
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port} for /metrics, /healthz and /readyz ({reason}); "
+                "set FLEET_METRICS_HOST/FLEET_METRICS_PORT (port 0 picks a free one)"
+            ) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
