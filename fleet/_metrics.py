@@ -114,6 +114,11 @@ class Snapshot:
 
     activities: tuple[ActivitySnapshot, ...] = ()
     concurrency: int = 0
+    #: Slots the whole process may use: the process cap, or the activities' sum if lower.
+    process_slots_capacity: int = 0
+    #: Process slots held by tasks (running, being reported) and by polls in flight.
+    process_slots_tasks: int = 0
+    process_slots_polls: int = 0
     draining: bool = False
     ready: bool = False
     task_protection: bool = False
@@ -268,7 +273,12 @@ class Metrics:
 
 _PER_ACTIVITY: tuple[tuple[str, str, str], ...] = (
     ("fleet_tasks_in_flight", "Tasks this worker is running or reporting.", "in_flight"),
-    ("fleet_slots_capacity", "Slots (concurrent tasks) this worker may use.", "slots_capacity"),
+    (
+        "fleet_slots_capacity",
+        "Slots (concurrent tasks) this activity may use; the process cap is "
+        "fleet_process_slots_capacity.",
+        "slots_capacity",
+    ),
     ("fleet_slots_in_use", "Slots taken by a poll in flight or a task.", "slots_in_use"),
     ("fleet_pollers", "Poller loops running.", "pollers"),
     (
@@ -303,6 +313,21 @@ class _LiveCollector(Collector):
             for item in snap.activities:
                 family.add_metric([item.activity], getattr(item, attribute))
             yield family
+        yield GaugeMetricFamily(
+            "fleet_process_slots_capacity",
+            "Slots (concurrent tasks) the whole process may use, across activities.",
+            value=snap.process_slots_capacity,
+        )
+        in_use = GaugeMetricFamily(
+            "fleet_process_slots_in_use",
+            "Process slots taken, by holder: a task (running or being reported) or a poll in "
+            "flight. A poll holds a slot so that a task it brings can start at once, so an idle "
+            "worker shows its slots held by polls.",
+            labels=["holder"],
+        )
+        in_use.add_metric(["task"], snap.process_slots_tasks)
+        in_use.add_metric(["poll"], snap.process_slots_polls)
+        yield in_use
         yield GaugeMetricFamily(
             "fleet_draining",
             "1 while the worker drains after SIGTERM/SIGINT.",

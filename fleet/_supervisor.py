@@ -86,6 +86,7 @@ class Supervisor:
         self.threads = ThreadPool(settings.threads)
         self.heartbeats = HeartbeatScheduler(api, metrics)
         process = anyio.CapacityLimiter(settings.concurrency)
+        self._process_slots = process
         self.runtimes: list[ActivityRuntime] = []
         for activity, arn in activities:
             capacity = min(activity.concurrency or settings.concurrency, settings.concurrency)
@@ -188,6 +189,7 @@ class Supervisor:
 
     def snapshot(self) -> Snapshot:
         """The live numbers for the metrics, taken at scrape time."""
+        polls = self.polls_in_flight
         return Snapshot(
             activities=tuple(
                 ActivitySnapshot(
@@ -202,6 +204,11 @@ class Supervisor:
                 for rt in self.runtimes
             ),
             concurrency=self.settings.concurrency,
+            process_slots_capacity=min(
+                self.settings.concurrency, sum(rt.slots.capacity for rt in self.runtimes)
+            ),
+            process_slots_tasks=max(0, int(self._process_slots.borrowed_tokens) - polls),
+            process_slots_polls=polls,
             draining=self.draining,
             ready=self.ready,
         )

@@ -32,12 +32,16 @@ PANELS = {panel["title"]: panel for panel in graph_panels(DASHBOARD)}
 
 def _all(live: Live) -> dict[str, str]:
     """The variables as Grafana fills them with "All" selected."""
-    return {"activity": ".*", "instance": ".*"}
+    return {"job": ".*", "activity": ".*", "instance": ".*"}
 
 
 def _chosen(live: Live) -> dict[str, str]:
     """The variables with this worker and activity chosen."""
-    return {"activity": regex_value(live.activity), "instance": regex_value(live.instance)}
+    return {
+        "job": regex_value(live.job),
+        "activity": regex_value(live.activity),
+        "instance": regex_value(live.instance),
+    }
 
 
 def _series(live: Live, panel: str, ref: str = "A") -> dict[tuple[tuple[str, str], ...], float]:
@@ -93,7 +97,7 @@ def test_dashboard_and_alerts_name_only_exported_metrics(live: Live) -> None:
     for query in [*dashboard_queries(DASHBOARD), *alert_queries()]:
         unknown = metric_names(query.expr) - exported
         assert not unknown, f"{query.where}: {sorted(unknown)} not in the worker's /metrics"
-    for name in ("activity", "instance"):
+    for name in ("job", "activity", "instance"):
         selector, _ = label_values_query(variable_query(variables(DASHBOARD)[name]))
         assert metric_names(selector) <= exported, name
 
@@ -124,13 +128,13 @@ def test_activity_is_filtered_wherever_the_metric_has_it(live: Live) -> None:
 
 def test_variable_queries_list_the_activity_and_the_worker(live: Live) -> None:
     found = {}
-    for name in ("activity", "instance"):
+    for name in ("job", "activity", "instance"):
         selector, label = label_values_query(variable_query(variables(DASHBOARD)[name]))
         # What Grafana asks Prometheus for a label_values() variable.
         found[name] = live.api(
             f"label/{label}/values", **{"match[]": substitute(selector, _all(live))}
         )
-    assert found == {"activity": [live.activity], "instance": [live.instance]}
+    assert found == {"job": [live.job], "activity": [live.activity], "instance": [live.instance]}
 
 
 @pytest.mark.parametrize("fill", [_all, _chosen], ids=["all", "chosen"])
@@ -186,6 +190,7 @@ def test_lifecycle_panels_show_one_ready_worker(live: Live) -> None:
     assert _one(live, "Workers: ready, draining, protected", "C") == 0  # draining
     assert _one(live, "Worker state", instance=live.instance) == 1  # "ready"
     assert _one(live, "Task slot utilisation", "A", activity=ACTIVITY) == 0  # idle again
+    assert _one(live, "Task slot utilisation", "C") == 0  # process-wide: idle polls are not work
 
 
 def test_alert_expressions_select_the_workers_series(live: Live) -> None:

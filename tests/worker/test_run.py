@@ -359,6 +359,8 @@ DESIGN_METRICS = {
     "fleet_pollers": ("gauge", {"activity"}),
     "fleet_polls_in_flight": ("gauge", {"activity"}),
     "fleet_last_successful_poll_timestamp_seconds": ("gauge", {"activity"}),
+    "fleet_process_slots_capacity": ("gauge", set()),
+    "fleet_process_slots_in_use": ("gauge", {"holder"}),
     "fleet_polls": ("counter", {"activity", "result"}),
     "fleet_poll_duration_seconds": ("histogram", {"activity"}),
     "fleet_heartbeats": ("counter", {"activity", "result"}),

@@ -7,10 +7,12 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+import yaml
 from support.worker import create_machine, running_worker, start, unique, wait_done
 
 from fleet import Fleet, Task, TaskFailure
@@ -18,6 +20,7 @@ from fleet._logging import JsonFormatter, get_logger
 from fleet.emulator import Emulator
 
 TOKEN_HASH = re.compile(r"^[0-9a-f]{12}$")
+ALERTS = Path(__file__).resolve().parents[2] / "dashboards" / "prometheus" / "alerts.yml"
 
 
 class JsonLines(list[dict[str, Any]]):
@@ -183,3 +186,13 @@ async def test_task_lines_keep_their_own_fields_and_the_tasks(
     assert end["outcome"] == "unreported"
     assert end["level"] == "error"
     assert end["attempt"] == 1
+
+    # The alert's runbook sends the on-call to exactly these lines and fields.
+    rules = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))["groups"][0]["rules"]
+    [rule] = [r for r in rules if r.get("alert") == "FleetResultsUnreported"]
+    runbook = " ".join(rule["annotations"]["description"].split())
+    assert f'"{end["message"]}"' in runbook
+    assert f'"{unreported["message"]}"' in runbook
+    for field in ("operation", "code", "error", "attempts", "execution", "attempt"):
+        assert field in unreported or field in end, field
+        assert field in runbook, field
