@@ -27,11 +27,17 @@ def make_app(
     ready: Callable[[], bool],
     readiness: Callable[[], dict[str, Any]],
     health: Callable[[], dict[str, Any]],
+    on_scrape: Callable[[], None] | None = None,
 ) -> web.Application:
-    """The listener's routes; anything but GET/HEAD on them is 405, anything else 404."""
+    """The listener's routes; anything but GET/HEAD on them is 405, anything else 404.
+
+    ``on_scrape`` is called after each answer of ``/metrics``.
+    """
 
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)
+        if on_scrape is not None:
+            on_scrape()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     """ServiceName dimension of the embedded metrics (the stack name on ECS)."""
     poll_failure_unready_seconds: Seconds = 60.0
     """/readyz answers 503 once an activity's polls have failed without a success this long."""
+    metrics_linger_seconds: float = Field(default=15.0, ge=0, le=120, allow_inf_nan=False)
+    """After a drain, /metrics answers until it is scraped once or this long (within the
+    budget), so the last outcomes reach Prometheus; 0 turns it off."""
 
     @field_validator("log_level", mode="before")
     @classmethod

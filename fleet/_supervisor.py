@@ -113,6 +113,8 @@ class Supervisor:
         self.state: Any = None
         #: Handlers still running after their task was reported (they ignored cancellation).
         self.abandoned = 0
+        #: True once a stop was asked to hurry (a second signal, a fatal error).
+        self.urgent = False
         #: Called with the budget's end (``anyio.current_time()`` clock) when a drain begins.
         self.on_drain: Callable[[float], None] | None = None
         # With --max-tasks, each poll in flight holds one of the tasks still to take, and a
@@ -134,6 +136,11 @@ class Supervisor:
     def draining(self) -> bool:
         """True once a drain has begun: tasks that arrive now are failed back."""
         return self.mode in (Mode.DRAINING, Mode.FAILING_BACK)
+
+    @property
+    def drain_deadline(self) -> float | None:
+        """When the drain budget ends (``anyio.current_time()`` clock); None without a drain."""
+        return None if self._hard_deadline == float("inf") else self._hard_deadline
 
     @property
     def failing_back(self) -> bool:
@@ -262,8 +269,10 @@ class Supervisor:
                 "second stop request: failing back running tasks now", extra={"reason": reason}
             )
             self._failback_at = now
+            self.urgent = True
         if immediate:
             self._failback_at = now
+            self.urgent = True
         self._stop_requested.set()
         self.changed()
 

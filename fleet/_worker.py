@@ -232,6 +232,7 @@ async def _run(
         )
 
     metrics.snapshot = snapshot
+    scraped = _Scrapes()
     web_app = make_app(
         metrics.registry,
         ready=lambda: sup.ready,
@@ -245,6 +246,7 @@ async def _run(
             },
         },
         health=lambda: {"event_loop_lag_seconds": round(lag.lag_seconds, 4)},
+        on_scrape=scraped.note,
     )
     async with anyio.create_task_group() as companions:
         port = await companions.start(
@@ -278,9 +280,54 @@ async def _run(
         if on_started is not None:
             companions.start_soon(_call_started, on_started, sup, port)
         status = await sup.run()
+        await _linger(sup, settings, scraped)
         companions.cancel_scope.cancel()
     _log.info("worker stopped", extra={"exit_status": status})
     return status
+
+
+class _Scrapes:
+    """Counts the answers of /metrics, and wakes whoever waits for the next one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._next = anyio.Event()
+
+    def note(self) -> None:
+        self.count += 1
+        self._next.set()
+        self._next = anyio.Event()
+
+    async def wait_next(self) -> None:
+        await self._next.wait()
+
+
+#: The linger ends this long before the drain budget does, leaving time to exit.
+_LINGER_MARGIN_SECONDS = 0.5
+
+
+async def _linger(sup: Supervisor, settings: Settings, scraped: _Scrapes) -> None:
+    """After a drain, keep /metrics answering until one scrape has read the final numbers.
+
+    Without it, the outcomes of the drain's last seconds (fail-backs above all) would never
+    reach Prometheus. Bounded by the setting and by the drain budget; skipped after a second
+    stop request.
+    """
+    end = sup.drain_deadline
+    if end is None or sup.urgent or settings.metrics_linger_seconds <= 0:
+        return
+    seconds = min(
+        settings.metrics_linger_seconds,
+        end - _LINGER_MARGIN_SECONDS - anyio.current_time(),
+    )
+    if seconds <= 0:
+        return
+    _log.info(
+        "drained; /metrics answers until its next scrape",
+        extra={"linger_seconds": round(seconds, 1)},
+    )
+    with anyio.move_on_after(seconds):
+        await scraped.wait_next()
 
 
 async def _call_started(

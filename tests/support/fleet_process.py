@@ -81,7 +81,7 @@ async def fleet_process(
         sys.executable, "-m", "support.recorded_run", str(metrics_file),
         "run", f"{module}:app", "--endpoint-url", endpoint_url, "--metrics-port", str(port),
         "--worker-name", name, "--log-format", "json", "--log-level", log_level,
-        "--task-protection", "off", *args,
+        "--task-protection", "off", "--metrics-linger-seconds", "0", *args,
     ]  # fmt: skip
     process = await anyio.open_process(command, env=env, cwd=tmp_path)
     worker = FleetProcess(process, port, name, metrics_file)

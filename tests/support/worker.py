@@ -157,6 +157,8 @@ def worker_settings(endpoint_url: str, **overrides: Any) -> Settings:
         "worker_name": "test-worker",
         "task_protection": "off",
         "log_format": "console",
+        # Tests read the metrics in-process; nobody scrapes after a drain.
+        "metrics_linger_seconds": 0.0,
     }
     values.update(overrides)
     return Settings(**values)

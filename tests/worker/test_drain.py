@@ -342,3 +342,66 @@ async def test_a_drain_costs_a_task_at_most_one_attempt_with_two_workers(
     # The two that arrived during the drain ran there, and cost no attempt at all.
     assert [failures[arn] for arn in quick_ones] == [[], []]
     assert [failures[arn] for arn in long_ones] == [["Fleet.Interrupted"]] * 4
+
+
+async def test_after_a_drain_metrics_answer_until_scraped_with_the_final_outcomes(
+    tmp_path: Path, endpoint: Emulator, sfn: Any
+) -> None:
+    name = unique("Linger")
+    _, machine = await create_machine(sfn, name, retry=[RETRY_FLEET], context=True)
+    await start(sfn, machine, [{"sleep": 60}] * 4)
+    async with fleet_process(
+        tmp_path, SLEEPY.format(name=name), endpoint.endpoint_url,
+        "--drain-seconds", "30", "--drain-reserve-seconds", "29",
+        "--metrics-linger-seconds", "25",
+    ) as worker:  # fmt: skip
+        await worker.wait_ready()
+        await worker.wait_for("fleet_tasks_in_flight", 4, activity=name)
+        worker.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            while not any(e["message"].startswith("drained; /metrics") for e in worker.logs()):
+                await anyio.sleep(0.05)
+        # The drain is over and reported; the process is still there for one more scrape.
+        assert worker.process.returncode is None
+        interrupted = await worker.sample(
+            "fleet_tasks_completed_total", activity=name, outcome="interrupted"
+        )
+        assert interrupted == 4
+        status = await worker.exit_status(timeout=20)  # that scrape ends the linger
+    assert status == 0
+
+
+SLEEPY = """
+import anyio
+from fleet import Fleet, Task
+
+app = Fleet()
+
+
+@app.activity({name!r})
+async def sleepy(task: Task):
+    if (task.attempt or 1) == 1:
+        await anyio.sleep(task.input.get("sleep", 0))
+    return "ok"
+"""
+
+
+async def test_the_linger_never_outlasts_the_drain_budget(endpoint: Emulator, sfn: Any) -> None:
+    app = Fleet()
+    name = unique("Bounded")
+
+    @app.activity(name)
+    async def work(task: Task) -> str:
+        return "ok"
+
+    await sfn.create_activity(name=name)
+    async with running_worker(
+        app, endpoint.endpoint_url, drain_seconds=3.0, drain_reserve_seconds=1.0,
+        metrics_linger_seconds=120.0,
+    ) as worker:  # fmt: skip
+        assert worker.sup is not None
+        worker.sup.drain("test")
+        with anyio.fail_after(60):  # nobody scrapes: the budget, not the 120 s, ends it
+            while worker.status is None:
+                await anyio.sleep(0.05)
+    assert worker.status == 0
