@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -14,6 +16,12 @@ from fleet._task import Task
 
 Handler = Callable[[Task], Any] | Callable[[Task], Awaitable[Any]]
 H = TypeVar("H", bound=Callable[..., Any])
+#: A lifespan: given the app, an async generator that yields once (or a function returning an
+#: async context manager). What it yields is ``task.state`` in every handler.
+Lifespan = (
+    Callable[["Fleet"], AsyncIterator[Any]] | Callable[["Fleet"], AbstractAsyncContextManager[Any]]
+)
+L = TypeVar("L", bound=Lifespan)
 
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:states:[a-z0-9-]+:\d{12}:activity:(?P<name>[^:]+)$")
 _FORBIDDEN = '?*<>{}[]"#%\\^|~`$&,;:/'
@@ -40,10 +48,46 @@ class Fleet:
     >>> @app.activity("HelloWorldActivity", concurrency=8, heartbeat_seconds=20)
     ... async def hello(task):
     ...     return {"greeting": "Hello"}
+
+    Resources the handlers share (an HTTP session, a database pool) come from a lifespan,
+    started before the first poll and closed after the last task is reported:
+
+    >>> @app.lifespan
+    ... async def resources(app):
+    ...     yield {"greeting": "Hello"}  # open clients here; close them after the yield
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, lifespan: Lifespan | None = None) -> None:
         self._activities: dict[str, Activity] = {}
+        self._lifespan: Lifespan | None = lifespan
+
+    def lifespan(self, function: L) -> L:
+        """Register ``function`` as the app's lifespan (a decorator); returns it unchanged.
+
+        ``function(app)`` is an async generator that sets resources up, yields what handlers
+        reach as ``task.state``, and tears them down after the yield; or it returns an async
+        context manager that does the same. Raises ValueError if the app has one already.
+        """
+        if self._lifespan is not None:
+            raise ValueError("the app has a lifespan already")
+        if not callable(function):
+            raise TypeError("the lifespan must be callable")
+        self._lifespan = function
+        return function
+
+    def lifespan_context(self) -> AbstractAsyncContextManager[Any]:
+        """The app's lifespan as an async context manager (yielding None without one)."""
+        if self._lifespan is None:
+            return contextlib.nullcontext()
+        if inspect.isasyncgenfunction(self._lifespan):
+            return contextlib.asynccontextmanager(self._lifespan)(self)
+        made = self._lifespan(self)
+        if not isinstance(made, AbstractAsyncContextManager):
+            raise TypeError(
+                "the lifespan must be an async generator function or return an async context "
+                f"manager, not {type(made).__name__}"
+            )
+        return made
 
     @property
     def activities(self) -> tuple[Activity, ...]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aioboto3
@@ -195,7 +196,11 @@ async def serve(
             sup.on_drain = lambda end: watchdog.arm(
                 end - anyio.current_time(), lambda: sup.abandoned + sup.threads.busy
             )
-        status = await _run(sup, settings, metrics, handle_signals, on_started)
+        async with _lifespan(app) as life:
+            sup.state = life.state
+            status = await _run(sup, settings, metrics, handle_signals, on_started)
+        if life.close_failed and status == 0:
+            status = 1
         if watchdog is not None:
             watchdog.status = status
         return status
@@ -284,6 +289,38 @@ async def _run(
         companions.cancel_scope.cancel()
     _log.info("worker stopped", extra={"exit_status": status})
     return status
+
+
+@dataclass
+class _Life:
+    state: Any = None
+    close_failed: bool = False
+
+
+@asynccontextmanager
+async def _lifespan(app: Fleet) -> AsyncIterator[_Life]:
+    """The app's lifespan around the worker: set up before the first poll, closed after.
+
+    It closes once the last task is reported. A failure to start is a start-up error
+    (ConfigurationError); a failure to close is logged and makes the exit status non-zero.
+    """
+    life = _Life()
+    context = app.lifespan_context()
+    try:
+        life.state = await context.__aenter__()
+    except Exception as exc:
+        raise ConfigurationError(
+            f"the app's lifespan failed to start: {type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        yield life
+    finally:
+        try:
+            with anyio.CancelScope(shield=True):
+                await context.__aexit__(None, None, None)
+        except Exception:
+            life.close_failed = True
+            _log.exception("the app's lifespan failed to close")
 
 
 class _Scrapes:
