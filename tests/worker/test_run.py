@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -349,6 +350,9 @@ async def test_metrics_and_health_over_http_match_what_happened(
     assert ("process_resident_memory_bytes", ()) in scraped
 
 
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+RUNNING_SECTION = README.split("## Running", 1)[1].split("\n## ", 1)[0]
+
 DESIGN_METRICS = {
     "fleet_tasks_received": ("counter", {"activity"}),
     "fleet_tasks_completed": ("counter", {"activity", "outcome", "error"}),
@@ -400,6 +404,10 @@ async def test_every_metric_of_the_design_is_exported_with_its_type_and_labels(
         assert family.type == kind, metric
         seen = {k for s in family.samples for k in s.labels} - {"le"}
         assert seen == labels, metric
+    # The README's "Running" section lists every metric as it is exported.
+    for metric, (kind, _) in DESIGN_METRICS.items():
+        short = metric.removeprefix("fleet_") + ("_total" if kind == "counter" else "")
+        assert f"`{short}" in RUNNING_SECTION, metric
     start_count = [s for s in families["fleet_schedule_to_start_seconds"].samples
                    if s.name.endswith("_count")]  # fmt: skip
     assert start_count[0].value == 1  # the entered time came in through Parameters

@@ -21,6 +21,8 @@ from fleet.emulator import Emulator
 
 TOKEN_HASH = re.compile(r"^[0-9a-f]{12}$")
 ALERTS = Path(__file__).resolve().parents[2] / "dashboards" / "prometheus" / "alerts.yml"
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+RUNNING_SECTION = README.split("## Running", 1)[1].split("\n## ", 1)[0]
 
 
 class JsonLines(list[dict[str, Any]]):
@@ -111,6 +113,12 @@ async def test_every_task_end_is_one_line_with_outcome_error_attempt_and_executi
     chosen = by_execution[arns[1]]
     assert chosen["cause"] == "nobody to greet"
     assert "exception" not in chosen
+
+    # The README's "Running" section documents every field of the line.
+    running = RUNNING_SECTION
+    fields = {key for line in lines for key in line} - {"time", "level", "logger", "message"}
+    for field in fields | {"exception"}:
+        assert f"`{field}`" in running, field
 
 
 async def test_without_the_context_the_line_says_so_rather_than_guessing(
