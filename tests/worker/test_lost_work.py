@@ -128,3 +128,28 @@ async def test_the_smallest_reserve_still_reports_every_fail_back(
         ]
         assert failed == ["test-worker"]
         assert "ActivityTimedOut" not in event_types(await history(sfn, arn))
+
+
+async def test_a_handler_that_ignores_its_timeout_does_not_hold_its_report(
+    endpoint: Emulator, sfn: Any
+) -> None:
+    app = Fleet()
+    name = unique("PastTimeout")
+    finished = anyio.Event()
+
+    @app.activity(name, timeout_seconds=0.2)
+    async def stubborn(task: Task) -> str:
+        with anyio.CancelScope(shield=True):  # will not be cancelled
+            await anyio.sleep(4)
+        finished.set()
+        return "too late"
+
+    _, machine = await create_machine(sfn, name)
+    async with running_worker(app, endpoint.endpoint_url) as worker:
+        [arn] = await start(sfn, machine, [{}])
+        done = await wait_done(sfn, [arn], timeout=20)
+        assert not finished.is_set()  # reported while the handler still ran
+        assert worker.sup is not None
+        assert worker.sup.abandoned == 1
+    assert done[arn]["status"] == "FAILED"
+    assert done[arn]["error"] == "Fleet.Timeout"

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 import yaml
+from support.fleet_process import fleet_process
 from support.worker import create_machine, running_worker, start, unique, wait_done
 
 from fleet import Fleet, Task, TaskFailure
@@ -204,3 +205,37 @@ async def test_task_lines_keep_their_own_fields_and_the_tasks(
     for field in ("operation", "code", "error", "attempts", "execution", "attempt"):
         assert field in unreported or field in end, field
         assert field in runbook, field
+
+
+FAILING_APP = """
+from fleet import Fleet, Task
+
+app = Fleet()
+
+
+@app.activity({name!r})
+async def greet(task: Task):
+    raise RuntimeError(f"no greeting for {{task.input['who']}}")
+"""
+
+
+async def test_a_fleet_run_with_a_failing_handler_logs_the_execution_and_counts_the_error(
+    tmp_path: Path, endpoint: Emulator, sfn: Any
+) -> None:
+    """What an on-call sees of one failing task: its line in the logs, its error in /metrics."""
+    name = unique("OnCall")
+    _, machine = await create_machine(sfn, name, context=True)
+    async with fleet_process(tmp_path, FAILING_APP.format(name=name), endpoint.endpoint_url) as w:
+        await w.wait_ready()
+        [arn] = await start(sfn, machine, [{"who": "Ada"}])
+        await wait_done(sfn, [arn])
+        await w.wait_for("fleet_tasks_completed_total", 1, activity=name, outcome="failed")
+        samples = await w.scrape()
+    labels = (("activity", name), ("error", "RuntimeError"), ("outcome", "failed"))
+    assert samples[("fleet_tasks_completed_total", labels)] == 1
+    [line] = [e for e in w.logs() if e["message"] == "task failed: RuntimeError"]
+    assert line["level"] == "error"
+    assert line["execution"] == arn.rsplit(":", 1)[-1]
+    assert line["execution_arn"] == arn
+    assert line["attempt"] == 1
+    assert "RuntimeError: no greeting for Ada" in line["exception"]
