@@ -134,7 +134,7 @@ class Supervisor:
 
     @property
     def draining(self) -> bool:
-        """True once a drain has begun: tasks that arrive now are failed back."""
+        """True once a drain has begun (tasks that arrive still run until the fail-back)."""
         return self.mode in (Mode.DRAINING, Mode.FAILING_BACK)
 
     @property

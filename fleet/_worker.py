@@ -25,6 +25,7 @@ from fleet._errors import ConfigurationError
 from fleet._exit import ExitWatchdog
 from fleet._http import make_app, serve_http
 from fleet._limits import READ_TIMEOUT_SECONDS
+from fleet._linger import Scrapes, linger
 from fleet._logging import get_logger
 from fleet._loop import LagMonitor
 from fleet._metrics import Metrics, Snapshot
@@ -237,7 +238,7 @@ async def _run(
         )
 
     metrics.snapshot = snapshot
-    scraped = _Scrapes()
+    scraped = Scrapes()
     web_app = make_app(
         metrics.registry,
         ready=lambda: sup.ready,
@@ -285,7 +286,7 @@ async def _run(
         if on_started is not None:
             companions.start_soon(_call_started, on_started, sup, port)
         status = await sup.run()
-        await _linger(sup, settings, scraped)
+        await linger(sup, settings, scraped)
         companions.cancel_scope.cancel()
     _log.info("worker stopped", extra={"exit_status": status})
     return status
@@ -321,50 +322,6 @@ async def _lifespan(app: Fleet) -> AsyncIterator[_Life]:
         except Exception:
             life.close_failed = True
             _log.exception("the app's lifespan failed to close")
-
-
-class _Scrapes:
-    """Counts the answers of /metrics, and wakes whoever waits for the next one."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._next = anyio.Event()
-
-    def note(self) -> None:
-        self.count += 1
-        self._next.set()
-        self._next = anyio.Event()
-
-    async def wait_next(self) -> None:
-        await self._next.wait()
-
-
-#: The linger ends this long before the drain budget does, leaving time to exit.
-_LINGER_MARGIN_SECONDS = 0.5
-
-
-async def _linger(sup: Supervisor, settings: Settings, scraped: _Scrapes) -> None:
-    """After a drain, keep /metrics answering until one scrape has read the final numbers.
-
-    Without it, the outcomes of the drain's last seconds (fail-backs above all) would never
-    reach Prometheus. Bounded by the setting and by the drain budget; skipped after a second
-    stop request.
-    """
-    end = sup.drain_deadline
-    if end is None or sup.urgent or settings.metrics_linger_seconds <= 0:
-        return
-    seconds = min(
-        settings.metrics_linger_seconds,
-        end - _LINGER_MARGIN_SECONDS - anyio.current_time(),
-    )
-    if seconds <= 0:
-        return
-    _log.info(
-        "drained; /metrics answers until its next scrape",
-        extra={"linger_seconds": round(seconds, 1)},
-    )
-    with anyio.move_on_after(seconds):
-        await scraped.wait_next()
 
 
 async def _call_started(
