@@ -142,10 +142,10 @@ async def test_no_task_token_appears_in_any_log_line(
     app = Fleet()
     name = unique("Tokens")
 
-    @app.activity(name, heartbeat_seconds=0.5)
+    @app.activity(name, heartbeat_seconds=1)
     async def mixed(task: Task) -> str:
         task.log.info("working on it")
-        await anyio.sleep(0.6)
+        await anyio.sleep(1.0)  # past the first automatic heartbeat, at ~0.8 s
         if task.input.get("fail"):
             raise RuntimeError("failing on purpose")
         return "ok"

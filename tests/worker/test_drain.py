@@ -230,6 +230,7 @@ async def stubborn(task: Task):
 """
 
 
+@pytest.mark.slow
 async def test_a_handler_that_ignores_cancellation_is_failed_back_and_the_process_exits(
     tmp_path: Path, endpoint: Emulator, sfn: Any
 ) -> None:
@@ -305,6 +306,7 @@ async def test_interpreter_teardown_does_not_keep_a_stopped_worker_alive(
     assert status == 0
 
 
+@pytest.mark.slow
 async def test_a_drain_costs_a_task_at_most_one_attempt_with_two_workers(
     tmp_path: Path, make_endpoint: Any
 ) -> None:

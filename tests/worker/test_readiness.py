@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import pytest
 from support.worker import client, running_worker, unique
 
 from fleet import Fleet, Task
@@ -18,6 +19,7 @@ async def readyz(port: int) -> tuple[int, dict[str, Any]]:
             return response.status, await response.json()
 
 
+@pytest.mark.slow
 async def test_not_ready_while_polls_fail_and_ready_again_when_they_succeed(
     make_endpoint: Any,
 ) -> None:
