@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -158,7 +159,7 @@ async def test_heartbeats_keep_a_task_alive_past_its_heartbeat_seconds(make_endp
 
 
 async def test_a_stopped_execution_cancels_its_handler_through_the_heartbeat(
-    endpoint: Emulator, sfn: Any
+    endpoint: Emulator, sfn: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = Fleet()
     name = unique("Stop")
@@ -177,6 +178,7 @@ async def test_a_stopped_execution_cancels_its_handler_through_the_heartbeat(
         return "never"
 
     _, machine = await create_machine(sfn, name, heartbeat=30)
+    caplog.set_level(logging.INFO, logger="fleet")
     async with running_worker(app, endpoint.endpoint_url) as worker:
         (arn,) = await start(sfn, machine, [{}])
         with anyio.fail_after(10):
@@ -197,6 +199,16 @@ async def test_a_stopped_execution_cancels_its_handler_through_the_heartbeat(
     assert worker.value("fleet_heartbeats_total", activity=name, result="task_gone") == 1
     assert worker.value("fleet_api_requests_total", operation="SendTaskSuccess", outcome="ok") == 0
     assert worker.value("fleet_api_requests_total", operation="SendTaskFailure", outcome="ok") == 0
+    # The lines say which task, and why: the heartbeat's answer, then the outcome.
+    [gone] = [r for r in caplog.records if r.getMessage().startswith("heartbeat says the task")]
+    [end] = [r for r in caplog.records if r.getMessage() == "task cancelled"]
+    for record in (gone, end):
+        assert record.__dict__["activity"] == name
+        assert len(record.__dict__["token"]) == 12
+    assert gone.__dict__["code"] in ("TaskTimedOut", "TaskDoesNotExist")
+    assert (end.levelname, end.__dict__["outcome"], end.__dict__["error"]) == (
+        "WARNING", "cancelled", None,
+    )  # fmt: skip
 
 
 async def test_a_handler_blocking_past_its_heartbeat_timeout_is_retried(
