@@ -23,6 +23,7 @@ SYMPTOMS = {
     "a worker that stopped answering scrapes": "FleetWorkerDown",
     "a job with no worker left": "FleetWorkersGone",
     "polls failing for an activity": "FleetPollsFailing",
+    "a partial outage: many polls failing": "FleetPollErrorsHigh",
 }
 
 

@@ -153,10 +153,16 @@ def test_panel_returns_data(live: Live, title: str, fill: Any) -> None:
 
 
 def test_outcome_panels_count_what_happened(live: Live) -> None:
-    by_outcome = {
-        dict(key)["outcome"]: value
-        for key, value in _series(live, "Tasks completed by outcome").items()
-    }
+    by_outcome: dict[str, float] = {}
+    by_error: dict[str, float] = {}
+    for key, value in _series(live, "Tasks completed by outcome").items():
+        labels = dict(key)
+        by_outcome[labels["outcome"]] = by_outcome.get(labels["outcome"], 0.0) + value
+        if labels["outcome"] == "failed":
+            by_error[labels["error"]] = value
+    # Failures split by what was reported: here only what the handler raised.
+    assert by_error["ValueError"] > 0
+    assert sum(by_error.values()) == by_error["ValueError"]
     assert by_outcome["succeeded"] > 0
     assert by_outcome["failed"] > 0
     for outcome in ("cancelled", "drained", "interrupted", "unreported"):
