@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 import anyio
-import anyio.abc
 
 from fleet import _errors, _reporting
 from fleet._logging import TaskLog, get_logger, token_hash
@@ -51,6 +50,7 @@ class RunningTask:
         self.raised: BaseException | None = None
         self._scope: anyio.CancelScope | None = None
         self._wake = anyio.Event()
+        self._handler_done = anyio.Event()
         self._finished = False
         self.log = TaskLog(_log, {"activity": runtime.name, "token": self.token_hash})
 
@@ -66,26 +66,26 @@ class RunningTask:
         """Run the handler, report its outcome, then free the slot. Never raises.
 
         The outcome is reported as soon as it is known, even when a handler that was cancelled
-        does not stop: the report must not wait for it. Leaving the task group then waits for
-        such a handler, and the slot stays taken until it really ends.
+        does not stop: the report must not wait for it. The slot stays taken until such a
+        handler really ends.
         """
         outcome: TaskOutcome = "unreported"
         report: Report | None = None
         try:
-            async with anyio.create_task_group() as handler_tg:
-                report = await self._execute(handler_tg)
-                if report is None:
-                    outcome = "cancelled"
-                else:
-                    with anyio.CancelScope(shield=True):
-                        outcome = await _reporting.send(
-                            self._sup.api,
-                            self.token,
-                            report,
-                            deadline=self._sup.report_deadline(),
-                            log=self.log,
-                        )
-                self._finish(outcome, report)
+            report = await self._execute()
+            if report is None:
+                outcome = "cancelled"
+            else:
+                with anyio.CancelScope(shield=True):
+                    outcome = await _reporting.send(
+                        self._sup.api,
+                        self.token,
+                        report,
+                        deadline=self._sup.report_deadline(),
+                        log=self.log,
+                    )
+            self._finish(outcome, report)
+            await self._handler_done.wait()
         except Exception:
             self.log.exception("task runner failed; the task is left to its heartbeat timeout")
         finally:
@@ -103,10 +103,11 @@ class RunningTask:
         )  # fmt: skip
         self._sup.task_finished(self, outcome, seconds, report)
 
-    async def _execute(self, handler_tg: anyio.abc.TaskGroup) -> Report | None:
+    async def _execute(self) -> Report | None:
         try:
             self.context = context = parse_input(self.raw_input)
         except ValueError as exc:
+            self._handler_done.set()  # no handler runs
             return _reporting.failure(_errors.INVALID_INPUT, f"task input is not JSON: {exc}")
         if context.entered_time is not None:
             waited = (datetime.now(UTC) - context.entered_time).total_seconds()
@@ -126,7 +127,7 @@ class RunningTask:
         timeout = self.runtime.activity.timeout_seconds
         deadline = anyio.current_time() + timeout if timeout is not None else math.inf
         results: list[Report] = []
-        done = anyio.Event()
+        done = self._handler_done
 
         async def call() -> None:
             try:
@@ -143,7 +144,9 @@ class RunningTask:
                 self._wake.set()
 
         try:
-            handler_tg.start_soon(call)
+            # The handler runs in a task of its own, in the supervisor's group of tasks, so
+            # that one that ignores cancellation cannot hold this task's report back.
+            self._sup.start_handler(call)
             await self._wait_for_handler(done, deadline)
         finally:
             await beat.stop()

@@ -33,7 +33,7 @@ from fleet._slots import Slot, SlotPool
 from fleet._threads import ThreadPool
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
 _log = get_logger("supervisor")
 
@@ -319,6 +319,11 @@ class Supervisor:
         runtime.tasks.add(task)
         assert self._tasks_tg is not None
         self._tasks_tg.start_soon(task.run)
+
+    def start_handler(self, call: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run a task's handler call beside the task, in the supervisor's task group."""
+        assert self._tasks_tg is not None
+        self._tasks_tg.start_soon(call)
 
     def task_finished(
         self, task: RunningTask, outcome: TaskOutcome, seconds: float, report: Report | None
