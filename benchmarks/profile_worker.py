@@ -84,8 +84,8 @@ def main() -> None:
             began, cpu = time.perf_counter(), time.process_time()
             profile.enable()
             while True:
-                done = sup.metrics.registry.get_sample_value(
-                    "fleet_tasks_completed_total", {"activity": "bench", "outcome": "succeeded"}
+                done = sup.metrics.total(
+                    "fleet_tasks_completed_total", activity="bench", outcome="succeeded"
                 )
                 if (done or 0) >= args.tasks:
                     break

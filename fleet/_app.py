@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fleet._arn import ACTIVITY_ARN, FORBIDDEN_IN_NAMES, MAX_NAME_CHARS, valid_name
 from fleet._ratelimit import RateLimit
+from fleet._settings import MIN_HEARTBEAT_SECONDS
 from fleet._task import Task
 from fleet._typed import wrap
 
 Handler = Callable[[Task], Any] | Callable[[Task], Awaitable[Any]]
 H = TypeVar("H", bound=Callable[..., Any])
+#: A lifespan: given the app, an async generator that yields once (or a function returning an
+#: async context manager). What it yields is ``task.state`` in every handler.
+Lifespan = (
+    Callable[["Fleet"], AsyncIterator[Any]] | Callable[["Fleet"], AbstractAsyncContextManager[Any]]
+)
+L = TypeVar("L", bound=Lifespan)
 
 
 @dataclass(frozen=True)
@@ -37,10 +47,46 @@ class Fleet:
     >>> @app.activity("HelloWorldActivity", concurrency=8, heartbeat_seconds=20)
     ... async def hello(task):
     ...     return {"greeting": "Hello"}
+
+    Resources the handlers share (an HTTP session, a database pool) come from a lifespan,
+    started before the first poll and closed after the last task is reported:
+
+    >>> @app.lifespan
+    ... async def resources(app):
+    ...     yield {"greeting": "Hello"}  # open clients here; close them after the yield
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, lifespan: Lifespan | None = None) -> None:
         self._activities: dict[str, Activity] = {}
+        self._lifespan: Lifespan | None = lifespan
+
+    def lifespan(self, function: L) -> L:
+        """Register ``function`` as the app's lifespan (a decorator); returns it unchanged.
+
+        ``function(app)`` is an async generator that sets resources up, yields what handlers
+        reach as ``task.state``, and tears them down after the yield; or it returns an async
+        context manager that does the same. Raises ValueError if the app has one already.
+        """
+        if self._lifespan is not None:
+            raise ValueError("the app has a lifespan already")
+        if not callable(function):
+            raise TypeError("the lifespan must be callable")
+        self._lifespan = function
+        return function
+
+    def lifespan_context(self) -> AbstractAsyncContextManager[Any]:
+        """The app's lifespan as an async context manager (yielding None without one)."""
+        if self._lifespan is None:
+            return contextlib.nullcontext()
+        if inspect.isasyncgenfunction(self._lifespan):
+            return contextlib.asynccontextmanager(self._lifespan)(self)
+        made = self._lifespan(self)
+        if not isinstance(made, AbstractAsyncContextManager):
+            raise TypeError(
+                "the lifespan must be an async generator function or return an async context "
+                f"manager, not {type(made).__name__}"
+            )
+        return made
 
     @property
     def activities(self) -> tuple[Activity, ...]:
@@ -84,6 +130,11 @@ class Fleet:
             raise ValueError(f"activity {name!r} is registered twice")
         _check_positive("concurrency", concurrency, integer=True)
         _check_positive("heartbeat_seconds", heartbeat_seconds)
+        if heartbeat_seconds is not None and heartbeat_seconds < MIN_HEARTBEAT_SECONDS:
+            raise ValueError(
+                f"heartbeat_seconds must be at least {MIN_HEARTBEAT_SECONDS:g} (Step Functions "
+                f"counts HeartbeatSeconds in whole seconds), got {heartbeat_seconds!r}"
+            )
         _check_positive("timeout_seconds", timeout_seconds)
         limit = RateLimit.parse(rate_limit) if rate_limit is not None else None
 
@@ -108,7 +159,11 @@ class Fleet:
 def _check_positive(what: str, value: float | None, *, integer: bool = False) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"{what} must be a positive number, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < math.inf  # also refuses nan
+    ):
+        raise ValueError(f"{what} must be a positive, finite number, got {value!r}")
     if integer and not isinstance(value, int):
         raise ValueError(f"{what} must be a whole number, got {value!r}")

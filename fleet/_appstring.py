@@ -26,12 +26,18 @@ def import_app(spec: str) -> Fleet:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        # Only the app's module itself (or a package on its path) missing means a wrong app
+        # string; anything else is a module the app imports that is not installed.
+        if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):
             raise ConfigurationError(
                 f"cannot import module {module_name!r} of app {spec!r}"
             ) from None
         raise ConfigurationError(
-            f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+            f"importing {module_name!r} failed: it imports {exc.name!r}, which is not installed"
+        ) from None
+    except SystemExit as exc:
+        raise ConfigurationError(
+            f"importing {module_name!r} failed: it called sys.exit({exc.code!r}) at import"
         ) from None
     except Exception as exc:
         raise ConfigurationError(

@@ -38,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     import anyio
 
     from fleet._appstring import import_app
+    from fleet._exit import ExitWatchdog
     from fleet._logging import configure_logging
     from fleet._settings import Settings, load_settings
     from fleet._worker import serve
@@ -48,7 +49,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigurationError("no app given: fleet run module:attribute (or set FLEET_APP)")
     configure_logging(settings.log_level, settings.log_format)
     app = import_app(settings.app)
-    return anyio.run(lambda: serve(app, settings, handle_signals=True))
+    watchdog = ExitWatchdog()
+    return anyio.run(lambda: serve(app, settings, handle_signals=True, watchdog=watchdog))
 
 
 def _positive_float(text: str) -> float:
@@ -161,6 +163,18 @@ def _demo(args: argparse.Namespace) -> int:
     return anyio.run(demo.run)
 
 
+def _configuration_error(exc: BaseException) -> ConfigurationError | None:
+    """The ConfigurationError inside ``exc`` (possibly nested exception groups), if any."""
+    if isinstance(exc, ConfigurationError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _configuration_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fleet`` console script; returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -198,11 +212,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"fleet: error: {exc}", file=sys.stderr)
         return 2
+    except BaseExceptionGroup as group:
+        # A start-up error raised inside a task group (e.g. the listener) arrives wrapped.
+        found = _configuration_error(group)
+        if found is None:
+            raise
+        print(f"fleet: error: {found}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {parsed.command}")
     return 2
 
 
+def entry() -> None:
+    """The console script: ``main()``, then exit at once, without the interpreter's teardown.
+
+    Teardown (joining threads, collecting modules) can take seconds after the worker has
+    stopped, and a drained worker must be gone within its budget.
+    """
+    from fleet._exit import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

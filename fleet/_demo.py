@@ -209,13 +209,7 @@ class Demo:
         self.progress.statuses, self.progress.latencies = counts, latencies
 
     def _completed(self) -> float:
-        return sum(
-            self.metrics.registry.get_sample_value(
-                "fleet_tasks_completed_total", {"activity": ACTIVITY, "outcome": outcome}
-            )
-            or 0.0
-            for outcome in TASK_OUTCOMES
-        )  # fmt: skip
+        return self.metrics.total("fleet_tasks_completed_total", activity=ACTIVITY)
 
     async def _display(self) -> None:
         with Live(self._render(), console=self.console, refresh_per_second=4) as live:
@@ -260,10 +254,10 @@ class Demo:
         for status in STATUSES:
             table.add_row(f"executions {status.lower()}", str(p.statuses.get(status, 0)))
         for outcome in TASK_OUTCOMES:  # fmt: skip
-            value = self.metrics.registry.get_sample_value(
-                "fleet_tasks_completed_total", {"activity": ACTIVITY, "outcome": outcome}
+            count = self.metrics.total(
+                "fleet_tasks_completed_total", activity=ACTIVITY, outcome=outcome
             )
-            table.add_row(f"tasks {outcome}", f"{value or 0:.0f}")
+            table.add_row(f"tasks {outcome}", f"{count:.0f}")
         spread = percentiles(p.latencies)
         for key in ("p50", "p90", "p99", "max"):
             value = spread[key]

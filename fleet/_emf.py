@@ -86,10 +86,20 @@ async def publish(
     interval: float,
     out: TextIO | None = None,
 ) -> None:
-    """Print a sample every ``interval`` seconds until cancelled."""
+    """Print a sample every ``interval`` seconds until cancelled, and a last one then.
+
+    The last sample carries the state at exit, so that it is not lost with the process.
+    """
     stream = out or sys.stdout
-    while True:
-        await anyio.sleep(interval)
+
+    def write() -> None:
         for item in records(snapshot(), namespace, service, int(time.time() * 1000)):
             stream.write(json.dumps(item) + "\n")
         stream.flush()
+
+    try:
+        while True:
+            await anyio.sleep(interval)
+            write()
+    finally:
+        write()

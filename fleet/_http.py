@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import anyio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from fleet._errors import ConfigurationError
 from fleet._logging import get_logger
 
 _log = get_logger("http")
@@ -25,11 +27,17 @@ def make_app(
     ready: Callable[[], bool],
     readiness: Callable[[], dict[str, Any]],
     health: Callable[[], dict[str, Any]],
+    on_scrape: Callable[[], None] | None = None,
 ) -> web.Application:
-    """The listener's routes; anything but GET/HEAD on them is 405, anything else 404."""
+    """The listener's routes; anything but GET/HEAD on them is 405, anything else 404.
+
+    ``on_scrape`` is called after each answer of ``/metrics``.
+    """
 
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)
+        if on_scrape is not None:
+            on_scrape()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
@@ -59,7 +67,16 @@ async def serve_http(
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # port taken, address not local, name not resolved
+            # aiohttp rewords the error; a failed name lookup has a negative errno.
+            errno = exc.errno or 0
+            reason = os.strerror(errno) if errno > 0 else (exc.strerror or str(exc))
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port} for /metrics, /healthz and /readyz ({reason}); "
+                "set FLEET_METRICS_HOST/FLEET_METRICS_PORT (port 0 picks a free one)"
+            ) from None
         # The runner's public list of bound addresses holds the real port when 0 was asked.
         addresses = runner.addresses
         bound = int(addresses[0][1]) if addresses else port

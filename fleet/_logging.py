@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import MutableMapping
 from typing import Any, Literal
 
 LOGGER_NAME = "fleet"
@@ -25,6 +26,19 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 def token_hash(token: str) -> str:
     """A short, stable, non-reversible name for a task token, safe for logs and labels."""
     return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+class TaskLog(logging.LoggerAdapter[logging.Logger]):
+    """A logger for one task: its fields (``activity``, ``token``, ...) on every line.
+
+    Unlike ``logging.LoggerAdapter``, which replaces a call's ``extra=`` with its own, this
+    merges the two, so that a line keeps both the task's fields and its own.
+    """
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        """Merge the task's fields under the call's ``extra=`` (the call's win)."""
+        kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
+        return msg, kwargs
 
 
 def get_logger(name: str = "") -> logging.Logger:

@@ -17,12 +17,14 @@ from fleet._errors import DRAINING, INTERRUPTED
 DRAIN_ERRORS = (DRAINING, INTERRUPTED)
 #: What a task whose worker died ends with, after HeartbeatSeconds or TimeoutSeconds.
 TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout")
-#: Parameters that pass the entered time and retry count in with the input, for the
-#: schedule-to-start metric; the worker unwraps exactly these keys for the handler.
+#: Parameters that pass the entered time, retry count and execution in with the input, for
+#: the schedule-to-start metric and the task's outcome line; the worker unwraps exactly these
+#: keys for the handler.
 CONTEXT_PARAMETERS = {
     "input.$": "$",
     "enteredTime.$": "$$.State.EnteredTime",
     "retryCount.$": "$$.State.RetryCount",
+    "executionId.$": "$$.Execution.Id",
 }
 
 

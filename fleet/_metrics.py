@@ -23,12 +23,39 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fleet import _errors
 from fleet._version import __version__
 
 # `_created` series double the output and no dashboard or alert reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 TASK_OUTCOMES = ("succeeded", "failed", "cancelled", "drained", "interrupted", "unreported")
+#: Distinct handler error names counted per activity; later ones are counted as ``other``.
+MAX_ERROR_LABELS = 20
+OTHER_ERROR = "other"
+#: The worker's own error names: a fixed set, never capped.
+FLEET_ERRORS = frozenset(
+    {
+        _errors.DRAINING,
+        _errors.INTERRUPTED,
+        _errors.TIMEOUT,
+        _errors.INVALID_OUTPUT,
+        _errors.OUTPUT_TOO_LARGE,
+        _errors.INVALID_INPUT,
+    }
+)
+#: The ``tasks_completed_total`` series created at 0 for each activity, so that rates exist
+#: from the start: every outcome with the error it carries when the worker decides it.
+_COMPLETED_AT_START = (
+    ("succeeded", ""),
+    ("cancelled", ""),
+    ("unreported", ""),
+    ("drained", _errors.DRAINING),
+    ("interrupted", _errors.INTERRUPTED),
+    ("failed", _errors.TIMEOUT),
+    ("failed", _errors.INVALID_OUTPUT),
+    ("failed", _errors.OUTPUT_TOO_LARGE),
+)
 POLL_RESULTS = ("task", "empty", "error", "throttled")
 HEARTBEAT_RESULTS = ("ok", "task_gone", "error", "throttled")
 API_OUTCOMES = ("ok", "throttled", "client_error", "server_error", "network_error")
@@ -78,6 +105,7 @@ class ActivitySnapshot:
     slots_in_use: int
     pollers: int
     polls_in_flight: int
+    last_successful_poll: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +114,11 @@ class Snapshot:
 
     activities: tuple[ActivitySnapshot, ...] = ()
     concurrency: int = 0
+    #: Slots the whole process may use: the process cap, or the activities' sum if lower.
+    process_slots_capacity: int = 0
+    #: Process slots held by tasks (running, being reported) and by polls in flight.
+    process_slots_tasks: int = 0
+    process_slots_polls: int = 0
     draining: bool = False
     ready: bool = False
     task_protection: bool = False
@@ -103,6 +136,7 @@ class Metrics:
 
     def __post_init__(self) -> None:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._errors_seen: dict[str, set[str]] = {}
         r = self.registry
         self.tasks_received = Counter(
             "fleet_tasks_received",
@@ -112,8 +146,9 @@ class Metrics:
         )
         self.tasks_completed = Counter(
             "fleet_tasks_completed",
-            "Tasks finished by this worker, by how they ended.",
-            ["activity", "outcome"],
+            "Tasks finished by this worker, by how they ended and the error name reported "
+            f"(at most {MAX_ERROR_LABELS} names per activity, then {OTHER_ERROR!r}).",
+            ["activity", "outcome", "error"],
             registry=r,
         )
         self.task_duration = Histogram(
@@ -178,6 +213,41 @@ class Metrics:
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
 
+    def error_label(self, activity: str, error: str | None) -> str:
+        """The ``error`` label for a task of ``activity`` that reported ``error``.
+
+        The worker's own error names are always themselves; a handler's are themselves for the
+        first ``MAX_ERROR_LABELS`` distinct names of the activity, then ``other``, so that a
+        handler putting, say, an id in its error names cannot grow the series without bound.
+        """
+        if not error or error in FLEET_ERRORS:
+            return error or ""
+        seen = self._errors_seen.setdefault(activity, set())
+        if error in seen:
+            return error
+        if len(seen) >= MAX_ERROR_LABELS:
+            return OTHER_ERROR
+        seen.add(error)
+        return error
+
+    def task_completed(
+        self, activity: str, outcome: str, error: str | None, seconds: float
+    ) -> None:
+        """Count one task's end: its outcome, error name and duration."""
+        label = self.error_label(activity, error)
+        self.child(self.tasks_completed, activity, outcome, label).inc()
+        self.child(self.task_duration, activity, outcome).observe(seconds)
+
+    def total(self, name: str, **labels: str) -> float:
+        """The sum of sample ``name`` over every series whose labels include ``labels``."""
+        want = labels.items()
+        return sum(
+            sample.value
+            for family in self.registry.collect()
+            for sample in family.samples
+            if sample.name == name and want <= sample.labels.items()
+        )
+
     def child(self, metric: Any, *values: str) -> Any:
         """``metric.labels(*values)``, remembered: the hot path calls this per task."""
         key = (id(metric), values)
@@ -189,8 +259,9 @@ class Metrics:
     def add_activity(self, activity: str) -> None:
         """Create every labelled series of ``activity`` at zero, so rates exist from the start."""
         self.tasks_received.labels(activity=activity)
+        for outcome, error in _COMPLETED_AT_START:
+            self.tasks_completed.labels(activity=activity, outcome=outcome, error=error)
         for outcome in TASK_OUTCOMES:
-            self.tasks_completed.labels(activity=activity, outcome=outcome)
             self.task_duration.labels(activity=activity, outcome=outcome)
         for result in POLL_RESULTS:
             self.polls.labels(activity=activity, result=result)
@@ -202,13 +273,24 @@ class Metrics:
 
 _PER_ACTIVITY: tuple[tuple[str, str, str], ...] = (
     ("fleet_tasks_in_flight", "Tasks this worker is running or reporting.", "in_flight"),
-    ("fleet_slots_capacity", "Slots (concurrent tasks) this worker may use.", "slots_capacity"),
+    (
+        "fleet_slots_capacity",
+        "Slots (concurrent tasks) this activity may use; the process cap is "
+        "fleet_process_slots_capacity.",
+        "slots_capacity",
+    ),
     ("fleet_slots_in_use", "Slots taken by a poll in flight or a task.", "slots_in_use"),
     ("fleet_pollers", "Poller loops running.", "pollers"),
     (
         "fleet_polls_in_flight",
         "GetActivityTask long polls waiting for an answer.",
         "polls_in_flight",
+    ),
+    (
+        "fleet_last_successful_poll_timestamp_seconds",
+        "Unix time of the last GetActivityTask that was answered (a task or empty), or of the "
+        "start; a long poll may take 60 s to answer.",
+        "last_successful_poll",
     ),
 )
 
@@ -231,6 +313,21 @@ class _LiveCollector(Collector):
             for item in snap.activities:
                 family.add_metric([item.activity], getattr(item, attribute))
             yield family
+        yield GaugeMetricFamily(
+            "fleet_process_slots_capacity",
+            "Slots (concurrent tasks) the whole process may use, across activities.",
+            value=snap.process_slots_capacity,
+        )
+        in_use = GaugeMetricFamily(
+            "fleet_process_slots_in_use",
+            "Process slots taken, by holder: a task (running or being reported) or a poll in "
+            "flight. A poll holds a slot so that a task it brings can start at once, so an idle "
+            "worker shows its slots held by polls.",
+            labels=["holder"],
+        )
+        in_use.add_metric(["task"], snap.process_slots_tasks)
+        in_use.add_metric(["poll"], snap.process_slots_polls)
+        yield in_use
         yield GaugeMetricFamily(
             "fleet_draining",
             "1 while the worker drains after SIGTERM/SIGINT.",

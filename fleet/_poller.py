@@ -7,13 +7,12 @@ back empty, halved on throttling.
 
 A poll in flight is never cancelled: the service may hand a task to a poll whose client went
 away, and that task would then hang until its timeout. Stopping the pollers stops them
-*starting* polls; a task that a finishing poll brings while the worker drains is failed back
-at once with ``Fleet.Draining``.
+*starting* polls; a task that a finishing poll brings while the worker drains runs, unless the
+drain has reached its fail-back, when it is failed back at once with ``Fleet.Draining``.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from typing import TYPE_CHECKING
@@ -24,9 +23,12 @@ from fleet import _errors, _reporting
 from fleet._api import ApiError, backoff
 from fleet._errors import FatalError
 from fleet._limits import READ_TIMEOUT_SECONDS
-from fleet._logging import get_logger, token_hash
+from fleet._logging import TaskLog, get_logger, token_hash
+from fleet._outcome import log_outcome
 from fleet._ratelimit import RateLimiter
+from fleet._reporting import TaskOutcome
 from fleet._slots import Slot
+from fleet._task import TaskContext, parse_input
 
 if TYPE_CHECKING:
     from fleet._supervisor import ActivityRuntime, Supervisor
@@ -61,6 +63,8 @@ class PollerGroup:
         self.in_flight = 0
         self._poll_scopes: set[anyio.CancelScope] = set()
         self._last_ok = anyio.current_time()
+        #: Unix time of the last poll that was answered (a task or empty), or of the start.
+        self.last_ok_unix = time.time()
         self._failures = 0
         self._tg: anyio.abc.TaskGroup | None = None
         self._log = _log.getChild(runtime.name)
@@ -75,6 +79,10 @@ class PollerGroup:
                 self._spawn()
             self._sup.changed()  # readiness counts running pollers: say so now, not at 1st poll
         self._tg = None
+
+    def failing_for(self) -> float:
+        """Seconds since the last answered poll, while polls fail; 0 while they do not."""
+        return anyio.current_time() - self._last_ok if self._failures else 0.0
 
     def limit_polls(self, deadline: float) -> None:
         """Give up polls still in flight at ``deadline`` (the drain's end: exit comes next)."""
@@ -104,11 +112,14 @@ class PollerGroup:
             self._sup.changed()
 
     async def _poll_once(self) -> None:
-        if not self._sup.may_poll():
-            await self._sup.wait_changed()
-            return
         slot = await self._rt.slots.acquire()
-        if not self._sup.accepting or not self._sup.may_poll():
+        try:
+            await self._sup.take_poll_budget()
+        except BaseException:
+            slot.release()
+            raise
+        if not self._sup.accepting:
+            self._sup.return_poll_budget()
             slot.release()
             return
         failure = await (self._poll(slot) if self._rate is None else self._rate_limited_poll(slot))
@@ -147,6 +158,7 @@ class PollerGroup:
                             workerName=self._sup.settings.worker_name,
                         )
                     except ApiError as exc:
+                        self._sup.return_poll_budget()
                         return exc
                     finally:
                         self._poll_scopes.discard(limit)
@@ -157,11 +169,14 @@ class PollerGroup:
                         )
                 if limit.cancelled_caught:
                     self._log.error("gave up a poll still in flight at the end of the drain")
+                    self._sup.return_poll_budget()
                     return None
                 self._last_ok = anyio.current_time()
+                self.last_ok_unix = time.time()
                 self._failures = 0
                 token = response.get("taskToken")
                 if not token:
+                    self._sup.return_poll_budget()
                     self._count("empty")
                     if self.target > self.minimum:
                         self.target -= 1
@@ -185,30 +200,34 @@ class PollerGroup:
         metrics = self._sup.metrics
         metrics.child(metrics.tasks_received, self._rt.name).inc()
         self._sup.note_received()
-        if self._sup.draining:
-            await self._fail_back(token, slot)
+        if self._sup.failing_back:
+            await self._fail_back(token, raw_input, slot)
         else:
             self._sup.start_task(self._rt, token, raw_input, slot)
 
-    async def _fail_back(self, token: str, slot: Slot) -> None:
-        """Hand a task that arrived during the drain straight back, to run elsewhere."""
+    async def _fail_back(self, token: str, raw_input: str, slot: Slot) -> None:
+        """Hand a task that arrived after the drain's fail-back straight back, to run elsewhere."""
         started = anyio.current_time()
-        log = logging.LoggerAdapter(
-            self._log, {"activity": self._rt.name, "token": token_hash(token)}
-        )
+        log = TaskLog(self._log, {"activity": self._rt.name, "token": token_hash(token)})
+        try:
+            context: TaskContext | None = parse_input(raw_input)
+        except ValueError:
+            context = None
         report = _reporting.failure(
             _errors.DRAINING,
             f"worker {self._sup.settings.worker_name} is draining; no work was done",
             outcome="drained",
         )
+        outcome: TaskOutcome = "unreported"
         try:
             outcome = await _reporting.send(
                 self._sup.api, token, report, deadline=self._sup.report_deadline(), log=log
             )
         finally:
             slot.release()
-        log.info("task arrived while draining; failed back", extra={"outcome": outcome})
-        self._sup.task_completed(self._rt.name, outcome, anyio.current_time() - started)
+            seconds = anyio.current_time() - started
+            log_outcome(log, outcome=outcome, report=report, seconds=seconds, context=context)
+            self._sup.task_completed(self._rt.name, outcome, seconds, report)
 
     async def _poll_failed(self, exc: ApiError) -> None:
         if exc.code in FATAL_POLL_CODES:
@@ -218,7 +237,7 @@ class PollerGroup:
         if throttled:
             self.target = max(self.minimum, math.ceil(self.target / 2))
         self._failures += 1
-        failing_for = anyio.current_time() - self._last_ok
+        failing_for = self.failing_for()
         if failing_for > self._sup.settings.poll_failure_exit_seconds:
             raise FatalError(
                 f"polls of activity {self._rt.name} have failed for {failing_for:.0f} s "

@@ -34,19 +34,36 @@ class Report:
 def failure(error: str, cause: str = "", outcome: TaskOutcome = "failed") -> Report:
     """A failure report with ``error`` and ``cause`` cut to Step Functions' limits."""
     return Report(
-        outcome=outcome, error=cut(error, MAX_ERROR_CHARS), cause=cut(cause, MAX_CAUSE_CHARS)
+        outcome=outcome,
+        error=cut(_text(error), MAX_ERROR_CHARS),
+        cause=cut(_text(cause), MAX_CAUSE_CHARS),
     )
 
 
+def _text(value: object) -> str:
+    """``str(value)``, or a description when even that fails (a ``__str__`` that raises)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception as exc:
+        return f"<{type(value).__name__}: str() raised {type(exc).__name__}>"
+
+
 def from_result(value: Any) -> Report:
-    """The report for a handler's return value: its JSON, or why it cannot be sent."""
+    """The report for a handler's return value: its JSON, or why it cannot be sent. Never raises.
+
+    Anything that stops the encoding (a type JSON has no form for, nesting deeper than the
+    encoder goes, a mapping whose ``items()`` raises) makes a ``Fleet.InvalidOutput`` failure,
+    so that the task is always reported.
+    """
     try:
         output = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except Exception as exc:
         return failure(
             _errors.INVALID_OUTPUT,
-            f"the handler returned a value that is not JSON-serialisable "
-            f"({type(value).__name__}): {exc}",
+            f"the handler returned a value that cannot be encoded as JSON "
+            f"({type(value).__name__}): {type(exc).__name__}: {_text(exc)}",
         )
     try:
         size = len(output.encode())
@@ -66,7 +83,21 @@ def from_result(value: Any) -> Report:
 
 
 def from_exception(exc: BaseException) -> Report:
-    """The report for a handler that raised: its error name, message and traceback."""
+    """The report for a handler that raised: its error name, message and traceback. Never raises.
+
+    A message that cannot be had (``__str__`` raises) is described instead.
+    """
+    try:
+        return _from_exception(exc)
+    except Exception as broken:
+        return failure(
+            cut(type(exc).__name__, MAX_ERROR_CHARS),
+            f"{type(exc).__name__}: the exception could not be described "
+            f"({type(broken).__name__}: {_text(broken)})",
+        )
+
+
+def _from_exception(exc: BaseException) -> Report:
     if isinstance(exc, _errors.TaskFailure):
         return failure(exc.error, exc.cause)
     # Frames only: the message leads the cause already, and a huge message repeated at the
@@ -76,8 +107,8 @@ def from_exception(exc: BaseException) -> Report:
     )
     chained = exc.__cause__ or exc.__context__
     if chained is not None:
-        detail += f"(while handling {type(chained).__name__}: {cut(str(chained), 500)})\n"
-    message = f"{type(exc).__name__}: {exc}"
+        detail += f"(while handling {type(chained).__name__}: {cut(_text(chained), 500)})\n"
+    message = f"{type(exc).__name__}: {_text(exc)}"
     return Report(
         outcome="failed",
         error=cut(type(exc).__name__, MAX_ERROR_CHARS),

@@ -2,23 +2,25 @@
 
 The record holds the handler's cancel scope and *why* it was cancelled; that reason alone
 decides what is reported: nothing when the task is gone, ``Fleet.Interrupted`` when the drain
-budget ran out, ``Fleet.Timeout`` when the handler's own timeout passed.
+budget ran out, ``Fleet.Timeout`` when the handler's own timeout passed. The handler runs in a
+task of its own, so that one that ignores cancellation cannot hold its task's report back.
 """
 
 from __future__ import annotations
 
 import json
-import logging
+import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 import anyio
 
 from fleet import _errors, _reporting
-from fleet._logging import get_logger, token_hash
+from fleet._logging import TaskLog, get_logger, token_hash
+from fleet._outcome import log_outcome
 from fleet._reporting import Report, TaskOutcome
 from fleet._slots import Slot
-from fleet._task import Task, parse_input
+from fleet._task import Task, TaskContext, parse_input
 
 if TYPE_CHECKING:
     from fleet._supervisor import ActivityRuntime, Supervisor
@@ -43,8 +45,14 @@ class RunningTask:
         self.received_at = anyio.current_time()
         self.cancel_reason: CancelReason | None = None
         self.gone_code = ""
+        self.context: TaskContext | None = None
+        #: What the handler raised (other than TaskFailure), for the outcome line's traceback.
+        self.raised: BaseException | None = None
         self._scope: anyio.CancelScope | None = None
-        self.log = logging.LoggerAdapter(_log, {"activity": runtime.name, "token": self.token_hash})
+        self._wake = anyio.Event()
+        self._handler_done = anyio.Event()
+        self._finished = False
+        self.log = TaskLog(_log, {"activity": runtime.name, "token": self.token_hash})
 
     def cancel(self, reason: CancelReason) -> None:
         """Stop the handler for ``reason``; the first reason given wins."""
@@ -52,10 +60,17 @@ class RunningTask:
             self.cancel_reason = reason
         if self._scope is not None:
             self._scope.cancel()
+        self._wake.set()
 
     async def run(self) -> None:
-        """Run the handler, report its outcome, then free the slot. Never raises."""
+        """Run the handler, report its outcome, then free the slot. Never raises.
+
+        The outcome is reported as soon as it is known, even when a handler that was cancelled
+        does not stop: the report must not wait for it. The slot stays taken until such a
+        handler really ends.
+        """
         outcome: TaskOutcome = "unreported"
+        report: Report | None = None
         try:
             report = await self._execute()
             if report is None:
@@ -69,16 +84,30 @@ class RunningTask:
                         deadline=self._sup.report_deadline(),
                         log=self.log,
                     )
+            self._finish(outcome, report)
+            await self._handler_done.wait()
         except Exception:
             self.log.exception("task runner failed; the task is left to its heartbeat timeout")
         finally:
+            self._finish(outcome, report)
             self.slot.release()
-            self._sup.task_finished(self, outcome, anyio.current_time() - self.received_at)
+
+    def _finish(self, outcome: TaskOutcome, report: Report | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        seconds = anyio.current_time() - self.received_at
+        log_outcome(
+            self.log, outcome=outcome, report=report, seconds=seconds, context=self.context,
+            exc=self.raised,
+        )  # fmt: skip
+        self._sup.task_finished(self, outcome, seconds, report)
 
     async def _execute(self) -> Report | None:
         try:
-            context = parse_input(self.raw_input)
+            self.context = context = parse_input(self.raw_input)
         except ValueError as exc:
+            self._handler_done.set()  # no handler runs
             return _reporting.failure(_errors.INVALID_INPUT, f"task input is not JSON: {exc}")
         if context.entered_time is not None:
             waited = (datetime.now(UTC) - context.entered_time).total_seconds()
@@ -93,22 +122,36 @@ class RunningTask:
             activity=self.runtime.name, activity_arn=self.runtime.arn, token_hash=self.token_hash,
             context=context, request_heartbeat=beat.request,
             is_cancelled=lambda: self.cancel_reason is not None or self._sup.failing_back,
+            state=self._sup.state,
         )  # fmt: skip
         timeout = self.runtime.activity.timeout_seconds
-        report: Report | None = None
+        deadline = anyio.current_time() + timeout if timeout is not None else math.inf
+        results: list[Report] = []
+        done = self._handler_done
+
+        async def call() -> None:
+            try:
+                # One scope serves both ends: its deadline is the handler's own timeout, and
+                # cancel() stops it for a reason recorded first.
+                with anyio.CancelScope(deadline=deadline) as scope:
+                    self._scope = scope
+                    if self.cancel_reason is not None:
+                        scope.cancel()
+                    results.append(await self._call_handler(task))
+            finally:
+                self._scope = None
+                done.set()
+                self._wake.set()
+
         try:
-            # One scope serves both ends: its deadline is the handler's own timeout, and
-            # cancel() stops it for a reason recorded first.
-            with anyio.CancelScope(
-                deadline=anyio.current_time() + timeout if timeout is not None else float("inf")
-            ) as scope:
-                self._scope = scope
-                if self.cancel_reason is not None:
-                    scope.cancel()
-                report = await self._call_handler(task)
-            self._scope = None
+            # The handler runs in a task of its own, in the supervisor's group of tasks, so
+            # that one that ignores cancellation cannot hold this task's report back.
+            self._sup.start_handler(call)
+            await self._wait_for_handler(done, deadline)
         finally:
             await beat.stop()
+        if not done.is_set():
+            self._sup.handler_abandoned(self, done)
         if self.cancel_reason == "task_gone":
             return None
         if self.cancel_reason == "interrupted":
@@ -119,11 +162,20 @@ class RunningTask:
                 "reason": "the worker was stopped before the task finished",
             }
             return _reporting.failure(_errors.INTERRUPTED, json.dumps(cause), outcome="interrupted")
-        if report is None:  # the scope's deadline passed: the handler's own timeout
+        if not results:  # the scope's deadline passed: the handler's own timeout
             return _reporting.failure(
                 _errors.TIMEOUT, f"the handler ran longer than its timeout of {timeout:g} s"
             )
-        return report
+        return results[0]
+
+    async def _wait_for_handler(self, done: anyio.Event, deadline: float) -> None:
+        """Wait until the handler returns, or until it was cancelled and had a moment to stop."""
+        grace = self._sup.handler_grace_seconds()
+        with anyio.move_on_at(deadline + grace):  # a handler that ignores its own timeout
+            await self._wake.wait()
+            if not done.is_set():
+                with anyio.move_on_after(grace):
+                    await done.wait()
 
     async def _call_handler(self, task: Task) -> Report:
         activity = self.runtime.activity
@@ -135,6 +187,8 @@ class RunningTask:
         except anyio.get_cancelled_exc_class():
             raise
         except BaseException as exc:  # even SystemExit in a handler fails only its task
+            if not isinstance(exc, _errors.TaskFailure):
+                self.raised = exc
             return _reporting.from_exception(exc)
         return _reporting.from_result(value)
 

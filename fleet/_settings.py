@@ -6,6 +6,7 @@ import difflib
 import os
 import socket
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,7 +14,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from fleet._errors import ConfigurationError
 from fleet._limits import MAX_POLLERS_PER_ACTIVITY, MAX_WORKER_NAME_CHARS
 
-Seconds = Annotated[float, Field(gt=0)]
+#: A duration: positive and finite (``inf`` would mean a budget or a deadline never ends).
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: Step Functions takes HeartbeatSeconds in whole seconds, at least 1; beats go out at 0.8x.
+MIN_HEARTBEAT_SECONDS = 1.0
+#: The fail-back needs time to report: the reserve ends this much before the budget does
+#: (``_EXIT_MARGIN_SECONDS`` of the supervisor) and the reports need the rest.
+MIN_DRAIN_RESERVE_SECONDS = 1.0
 
 
 def _default_worker_name() -> str:
@@ -51,11 +58,11 @@ class Settings(BaseSettings):
     """Fewest concurrent long polls per activity while slots are free."""
     max_pollers: int = Field(default=10, ge=1, le=MAX_POLLERS_PER_ACTIVITY)
     """Most concurrent long polls per activity (the service allows 1,000 per activity ARN)."""
-    heartbeat_seconds: Seconds = 60.0
+    heartbeat_seconds: Annotated[Seconds, Field(ge=MIN_HEARTBEAT_SECONDS)] = 60.0
     """HeartbeatSeconds assumed for an activity that does not set its own; beats at ~0.8x."""
     drain_seconds: Seconds = 100.0
     """Budget from SIGTERM to exit; keep it below the task definition's stopTimeout (max 120)."""
-    drain_reserve_seconds: Seconds = 10.0
+    drain_reserve_seconds: Annotated[Seconds, Field(ge=MIN_DRAIN_RESERVE_SECONDS)] = 10.0
     """Part of the drain budget kept for failing running tasks back with Fleet.Interrupted."""
     report_deadline_seconds: Seconds = 30.0
     """How long reporting a result may keep retrying throttling, 5xx and network errors."""
@@ -90,6 +97,11 @@ class Settings(BaseSettings):
     """Prepended to activity names (not full ARNs) before they become ARNs, e.g. staging-."""
     deployment_check_seconds: float = Field(default=30.0, ge=0)
     """ECS service tasks: seconds between checks that the task is still PRIMARY; 0 turns it off."""
+    poll_failure_unready_seconds: Seconds = 60.0
+    """/readyz answers 503 once an activity's polls have failed without a success this long."""
+    metrics_linger_seconds: float = Field(default=15.0, ge=0, le=120, allow_inf_nan=False)
+    """After a drain, /metrics answers until it is scraped once or this long (within the
+    budget), so the last outcomes reach Prometheus; 0 turns it off."""
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -105,6 +117,20 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _a_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc}); use e.g. http://127.0.0.1:8083") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:8083")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

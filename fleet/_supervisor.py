@@ -2,16 +2,21 @@
 
 Stopping comes in two kinds. A *stop* (batch mode: idle, or enough tasks done) ends polling
 and lets everything that arrives run to the end. A *drain* (SIGTERM/SIGINT, or a fatal error)
-has a budget: no new polls; polls in flight finish and any task they bring is failed back with
-``Fleet.Draining``; running tasks may finish until the budget's reserve, then are cancelled and
-failed back with ``Fleet.Interrupted``. A second drain request skips to the fail-back.
+has a budget: no new polls; polls in flight finish, and a task they bring runs like any
+other; running tasks may finish until the budget's reserve, then are cancelled and failed back
+with ``Fleet.Interrupted``, and a task that arrives after that is failed back with
+``Fleet.Draining``. A second drain request skips to the fail-back.
+
+Running what arrives, rather than failing it back at once, is what keeps a drain from costing a
+task more than one attempt: a task failed back at once is retried, and a poll still open on the
+draining worker may take the retry and fail it back again.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -21,19 +26,21 @@ from fleet._heartbeat import HeartbeatScheduler
 from fleet._logging import get_logger
 from fleet._metrics import ActivitySnapshot, Metrics, Snapshot
 from fleet._poller import PollerGroup
-from fleet._reporting import TaskOutcome
+from fleet._reporting import Report, TaskOutcome
 from fleet._runner import RunningTask
 from fleet._settings import Settings
 from fleet._slots import Slot, SlotPool
 from fleet._threads import ThreadPool
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
 _log = get_logger("supervisor")
 
 #: Reports during a drain must be done this long before the budget ends (exit comes next).
 _EXIT_MARGIN_SECONDS = 0.5
+#: How long a cancelled handler may take to stop before its task is reported without it.
+_HANDLER_GRACE_SECONDS = 1.0
 
 
 class Mode(enum.Enum):
@@ -79,6 +86,7 @@ class Supervisor:
         self.threads = ThreadPool(settings.threads)
         self.heartbeats = HeartbeatScheduler(api, metrics)
         process = anyio.CapacityLimiter(settings.concurrency)
+        self._process_slots = process
         self.runtimes: list[ActivityRuntime] = []
         for activity, arn in activities:
             capacity = min(activity.concurrency or settings.concurrency, settings.concurrency)
@@ -101,6 +109,20 @@ class Supervisor:
         self._hard_deadline = float("inf")
         self._failback_at = float("inf")
         self._tasks_tg: anyio.abc.TaskGroup | None = None
+        #: What the app's lifespan yielded; handlers reach it as ``task.state``.
+        self.state: Any = None
+        #: Handlers still running after their task was reported (they ignored cancellation).
+        self.abandoned = 0
+        #: True once a stop was asked to hurry (a second signal, a fatal error).
+        self.urgent = False
+        #: Called with the budget's end (``anyio.current_time()`` clock) when a drain begins.
+        self.on_drain: Callable[[float], None] | None = None
+        # With --max-tasks, each poll in flight holds one of the tasks still to take, and a
+        # poll that comes back empty hands its place to the poller waiting longest (FIFO), so
+        # that an idle activity's polls cannot starve another's.
+        self._poll_budget = (
+            anyio.Semaphore(settings.max_tasks) if settings.max_tasks is not None else None
+        )
         metrics.snapshot = self.snapshot
 
     # -- state the other parts read -------------------------------------------------------
@@ -112,8 +134,13 @@ class Supervisor:
 
     @property
     def draining(self) -> bool:
-        """True once a drain has begun: tasks that arrive now are failed back."""
+        """True once a drain has begun (tasks that arrive still run until the fail-back)."""
         return self.mode in (Mode.DRAINING, Mode.FAILING_BACK)
+
+    @property
+    def drain_deadline(self) -> float | None:
+        """When the drain budget ends (``anyio.current_time()`` clock); None without a drain."""
+        return None if self._hard_deadline == float("inf") else self._hard_deadline
 
     @property
     def failing_back(self) -> bool:
@@ -130,18 +157,46 @@ class Supervisor:
         """Long polls waiting for an answer, across activities."""
         return sum(rt.pollers.in_flight for rt in self.runtimes if rt.pollers)
 
-    def may_poll(self) -> bool:
-        """False once polls in flight could bring more than ``max_tasks`` tasks in all."""
-        limit = self.settings.max_tasks
-        return limit is None or self.received + self.polls_in_flight < limit
+    async def take_poll_budget(self) -> None:
+        """Wait until a poll may start without risking more than ``max_tasks`` tasks in all."""
+        if self._poll_budget is not None:
+            await self._poll_budget.acquire()
+
+    def return_poll_budget(self) -> None:
+        """Give back a poll's place: it brought no task."""
+        if self._poll_budget is not None:
+            self._poll_budget.release()
 
     def report_deadline(self) -> float:
         """When reporting a result must give up (sooner during a drain)."""
         soon = anyio.current_time() + self.settings.report_deadline_seconds
         return min(soon, self._hard_deadline - _EXIT_MARGIN_SECONDS)
 
+    def handler_grace_seconds(self) -> float:
+        """How long a cancelled handler may take to stop before its task is reported anyway.
+
+        During a drain it is a small part of the reserve, which is kept for the reports.
+        """
+        return min(_HANDLER_GRACE_SECONDS, self.settings.drain_reserve_seconds / 4)
+
+    def handler_abandoned(self, task: RunningTask, done: anyio.Event) -> None:
+        """Note a handler that did not stop when cancelled; its task is reported without it."""
+        self.abandoned += 1
+        task.log.error(
+            "the handler did not stop when cancelled; reporting its task without it",
+            extra={"reason": task.cancel_reason or "timeout"},
+        )
+
+        async def watch() -> None:
+            await done.wait()
+            self.abandoned -= 1
+
+        assert self._tasks_tg is not None
+        self._tasks_tg.start_soon(watch)
+
     def snapshot(self) -> Snapshot:
         """The live numbers for the metrics, taken at scrape time."""
+        polls = self.polls_in_flight
         return Snapshot(
             activities=tuple(
                 ActivitySnapshot(
@@ -151,21 +206,36 @@ class Supervisor:
                     slots_in_use=rt.slots.in_use,
                     pollers=rt.pollers.running if rt.pollers else 0,
                     polls_in_flight=rt.pollers.in_flight if rt.pollers else 0,
+                    last_successful_poll=rt.pollers.last_ok_unix if rt.pollers else 0.0,
                 )
                 for rt in self.runtimes
             ),
             concurrency=self.settings.concurrency,
+            process_slots_capacity=min(
+                self.settings.concurrency, sum(rt.slots.capacity for rt in self.runtimes)
+            ),
+            process_slots_tasks=max(0, int(self._process_slots.borrowed_tokens) - polls),
+            process_slots_polls=polls,
             draining=self.draining,
             ready=self.ready,
         )
 
     @property
     def ready(self) -> bool:
-        """True while every activity has pollers running and the worker is not stopping."""
+        """True while every activity has pollers running whose polls do not keep failing.
+
+        Not ready either while the worker stops or drains.
+        """
+        limit = self.settings.poll_failure_unready_seconds
         return (
             self._started
             and self.mode is Mode.RUNNING
-            and all(rt.pollers is not None and rt.pollers.running > 0 for rt in self.runtimes)
+            and all(
+                rt.pollers is not None
+                and rt.pollers.running > 0
+                and rt.pollers.failing_for() < limit
+                for rt in self.runtimes
+            )
         )
 
     # -- requests from outside ------------------------------------------------------------
@@ -192,13 +262,17 @@ class Supervisor:
             for rt in self.runtimes:
                 if rt.pollers:
                     rt.pollers.limit_polls(self._hard_deadline)
+            if self.on_drain is not None:
+                self.on_drain(self._hard_deadline)
         elif self.mode is Mode.DRAINING:
             _log.warning(
                 "second stop request: failing back running tasks now", extra={"reason": reason}
             )
             self._failback_at = now
+            self.urgent = True
         if immediate:
             self._failback_at = now
+            self.urgent = True
         self._stop_requested.set()
         self.changed()
 
@@ -246,16 +320,24 @@ class Supervisor:
         assert self._tasks_tg is not None
         self._tasks_tg.start_soon(task.run)
 
-    def task_finished(self, task: RunningTask, outcome: TaskOutcome, seconds: float) -> None:
-        """Record a task's end (called once per task, after its slot is free)."""
-        task.runtime.tasks.discard(task)
-        self.task_completed(task.runtime.name, outcome, seconds)
+    def start_handler(self, call: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run a task's handler call beside the task, in the supervisor's task group."""
+        assert self._tasks_tg is not None
+        self._tasks_tg.start_soon(call)
 
-    def task_completed(self, activity: str, outcome: TaskOutcome, seconds: float) -> None:
-        """Count one task's outcome and duration."""
-        metrics = self.metrics
-        metrics.child(metrics.tasks_completed, activity, outcome).inc()
-        metrics.child(metrics.task_duration, activity, outcome).observe(seconds)
+    def task_finished(
+        self, task: RunningTask, outcome: TaskOutcome, seconds: float, report: Report | None
+    ) -> None:
+        """Record a task's end (called once per task, once its outcome is reported)."""
+        task.runtime.tasks.discard(task)
+        self.task_completed(task.runtime.name, outcome, seconds, report)
+
+    def task_completed(
+        self, activity: str, outcome: TaskOutcome, seconds: float, report: Report | None
+    ) -> None:
+        """Count one task's outcome, error name and duration."""
+        error = report.error if report is not None and report.output is None else None
+        self.metrics.task_completed(activity, outcome, error, seconds)
         self.last_activity = anyio.current_time()
         self.changed()
 
@@ -316,5 +398,12 @@ class Supervisor:
 
     def _exit_status(self) -> int:
         if self.fatal is not None:
+            return 1
+        stuck = self.abandoned + self.threads.busy
+        if stuck:
+            _log.error(
+                "handlers still running at exit: they did not stop when cancelled",
+                extra={"handlers": stuck},
+            )
             return 1
         return 0

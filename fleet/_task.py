@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fleet._logging import get_logger
+from fleet._logging import TaskLog, get_logger
 
 #: Keys of the wrapper a state machine builds with ``Parameters`` to pass its context in:
 #: ``{"input.$": "$", "enteredTime.$": "$$.State.EnteredTime",
-#: "retryCount.$": "$$.State.RetryCount"}``.
+#: "retryCount.$": "$$.State.RetryCount", "executionId.$": "$$.Execution.Id"}``.
 CONTEXT_KEYS = frozenset({"input", "enteredTime", "retryCount", "executionId"})
 
 
@@ -73,17 +73,21 @@ class Task:
         context: TaskContext,
         request_heartbeat: Callable[[], None],
         is_cancelled: Callable[[], bool],
+        state: Any = None,
     ) -> None:
         self.activity = activity
         self.activity_arn = activity_arn
         self.token_hash = token_hash
         self.input: Any = context.input
         self.entered_time: datetime | None = context.entered_time
+        #: The execution's ARN, when the state machine passes ``$$.Execution.Id`` in.
         self.execution_id: str | None = context.execution_id
         self.retry_count: int | None = context.retry_count
+        #: What the app's lifespan yielded (shared clients, pools); None without a lifespan.
+        self.state: Any = state
         self._request_heartbeat = request_heartbeat
         self._is_cancelled = is_cancelled
-        self.log = logging.LoggerAdapter(
+        self.log: logging.LoggerAdapter[logging.Logger] = TaskLog(
             get_logger("task"), {"activity": activity, "token": token_hash}
         )
 

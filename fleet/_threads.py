@@ -30,7 +30,14 @@ class ThreadPool:
         self._threads: list[threading.Thread] = []
         self._idle = 0  # threads waiting for a job
         self._waiting = 0  # jobs queued and not yet taken
+        self._running = 0  # calls running now, including abandoned ones
         self._lock = threading.Lock()
+
+    @property
+    def busy(self) -> int:
+        """Calls running now, including those whose caller was cancelled and left them."""
+        with self._lock:
+            return self._running
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on a pool thread and return its result.
@@ -66,6 +73,8 @@ class ThreadPool:
             if job is None:
                 return
             loop, future, call = job
+            with self._lock:
+                self._running += 1
             try:
                 result = call()
             except BaseException as exc:  # handed to the awaiting task, not lost
@@ -74,6 +83,7 @@ class ThreadPool:
                 _settle(loop, future, result, None)
             with self._lock:
                 self._idle += 1
+                self._running -= 1
 
     def close(self) -> None:
         """Let idle threads exit; busy ones finish their call first (they never block exit)."""

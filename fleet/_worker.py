@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aioboto3
@@ -22,8 +23,10 @@ from fleet._arn import build as build_arn
 from fleet._deployment import DeploymentWatch
 from fleet._emf import publish
 from fleet._errors import ConfigurationError
+from fleet._exit import ExitWatchdog
 from fleet._http import make_app, serve_http
 from fleet._limits import READ_TIMEOUT_SECONDS
+from fleet._linger import Scrapes, linger
 from fleet._logging import get_logger
 from fleet._loop import LagMonitor
 from fleet._metrics import Metrics, Snapshot
@@ -154,10 +157,12 @@ async def serve(
     metrics: Metrics | None = None,
     handle_signals: bool = False,
     on_started: Callable[[Supervisor, int], Awaitable[None] | None] | None = None,
+    watchdog: ExitWatchdog | None = None,
 ) -> int:
     """Run ``app`` until it is stopped; return the exit status (0 when all was reported).
 
     ``on_started`` is called with the supervisor and the HTTP port once everything runs.
+    ``watchdog`` is armed when a drain begins, to end the process when the budget is spent.
     Raises ConfigurationError for anything wrong at start-up (exit status 2 in the CLI).
     """
     if not app.activities:
@@ -187,7 +192,18 @@ async def serve(
         api = Api(client, metrics, task_calls=task_calls)
         resolved = await resolve_arns(api, session, settings, app.activities)
         sup = Supervisor(activities=resolved, settings=settings, api=api, metrics=metrics)
-        return await _run(sup, settings, metrics, handle_signals, on_started)
+        if watchdog is not None:
+            sup.on_drain = lambda end: watchdog.arm(
+                end - anyio.current_time(), lambda: sup.abandoned + sup.threads.busy
+            )
+        async with _lifespan(app) as life:
+            sup.state = life.state
+            status = await _run(sup, settings, metrics, handle_signals, on_started)
+        if life.close_failed and status == 0:
+            status = 1
+        if watchdog is not None:
+            watchdog.status = status
+        return status
 
 
 async def _run(
@@ -221,6 +237,7 @@ async def _run(
         )
 
     metrics.snapshot = snapshot
+    scraped = Scrapes()
     web_app = make_app(
         metrics.registry,
         ready=lambda: sup.ready,
@@ -228,8 +245,13 @@ async def _run(
             "mode": sup.mode.value,
             "in_flight": sup.in_flight,
             "pollers": {rt.name: rt.pollers.running if rt.pollers else 0 for rt in sup.runtimes},
+            "polls_failing_seconds": {
+                rt.name: round(rt.pollers.failing_for(), 1) if rt.pollers else 0.0
+                for rt in sup.runtimes
+            },
         },
         health=lambda: {"event_loop_lag_seconds": round(lag.lag_seconds, 4)},
+        on_scrape=scraped.note,
     )
     async with anyio.create_task_group() as companions:
         port = await companions.start(
@@ -266,9 +288,42 @@ async def _run(
         if on_started is not None:
             companions.start_soon(_call_started, on_started, sup, port)
         status = await sup.run()
+        await linger(sup, settings, scraped)
         companions.cancel_scope.cancel()
     _log.info("worker stopped", extra={"exit_status": status})
     return status
+
+
+@dataclass
+class _Life:
+    state: Any = None
+    close_failed: bool = False
+
+
+@asynccontextmanager
+async def _lifespan(app: Fleet) -> AsyncIterator[_Life]:
+    """The app's lifespan around the worker: set up before the first poll, closed after.
+
+    It closes once the last task is reported. A failure to start is a start-up error
+    (ConfigurationError); a failure to close is logged and makes the exit status non-zero.
+    """
+    life = _Life()
+    context = app.lifespan_context()
+    try:
+        life.state = await context.__aenter__()
+    except Exception as exc:
+        raise ConfigurationError(
+            f"the app's lifespan failed to start: {type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        yield life
+    finally:
+        try:
+            with anyio.CancelScope(shield=True):
+                await context.__aexit__(None, None, None)
+        except Exception:
+            life.close_failed = True
+            _log.exception("the app's lifespan failed to close")
 
 
 async def _call_started(

@@ -213,13 +213,14 @@ def _create_machine(sfn: Any) -> str:
     )
 
 
-def _run_executions(sfn: Any, machine: str) -> int:
+def _run_executions(sfn: Any, machine: str, inputs: list[dict[str, Any]] | None = None) -> int:
     """Run executions to their end: quick ones, ones that heartbeat, failing ones."""
-    inputs = (
-        [{"sleep": 0.05}] * (SUCCEEDING - HEARTBEATING)
-        + [{"sleep": 1.6}] * HEARTBEATING
-        + [{"fail": True}] * FAILING
-    )
+    if inputs is None:
+        inputs = (
+            [{"sleep": 0.05}] * (SUCCEEDING - HEARTBEATING)
+            + [{"sleep": 1.6}] * HEARTBEATING
+            + [{"fail": True}] * FAILING
+        )
     arns = [
         sfn.start_execution(stateMachineArn=machine, input=json.dumps(value))["executionArn"]
         for value in inputs
@@ -253,11 +254,16 @@ def running_stack(tmp: Path) -> Iterator[Live]:
         try:
             machine = _create_machine(sfn)
             worker = _start_worker(tmp, emulator.endpoint_url, worker_port)
-            prometheus = _start_prometheus(tmp, prometheus_port, instance)
             _wait("worker ready", lambda: _get(f"http://{instance}/readyz") is not None, 20, worker)
+            # A failure's `error` label is known only when it happens, and rate() cannot count
+            # the first value of a series: one failure before Prometheus starts makes the
+            # series the measured failures are counted on exist from the first scrape, like
+            # every other series.
+            warm_up = _run_executions(sfn, machine, [{"fail": True}])
+            prometheus = _start_prometheus(tmp, prometheus_port, instance)
             # Rates need a sample from before the executions: wait for a scrape of the idle worker.
             _wait("first scrape", lambda: _value(stack, 'fleet_ready{job="fleet"}'), 20, prometheus)
-            total = _run_executions(sfn, machine)
+            total = warm_up + _run_executions(sfn, machine)
             finished = 'sum(fleet_tasks_completed_total{outcome=~"succeeded|failed"})'
             _wait("outcomes scraped", lambda: _value(stack, finished) == total, 20, prometheus)
             time.sleep(1.5)  # one more scrape, so the gauges show the worker idle again

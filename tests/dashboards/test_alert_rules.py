@@ -20,6 +20,10 @@ SYMPTOMS = {
     "draining too long": "FleetDrainingTooLong",
     "unreported results": "FleetResultsUnreported",
     "event-loop lag": "FleetEventLoopLagHigh",
+    "a worker that stopped answering scrapes": "FleetWorkerDown",
+    "a job with no worker left": "FleetWorkersGone",
+    "polls failing for an activity": "FleetPollsFailing",
+    "a partial outage: many polls failing": "FleetPollErrorsHigh",
 }
 
 

@@ -32,12 +32,16 @@ PANELS = {panel["title"]: panel for panel in graph_panels(DASHBOARD)}
 
 def _all(live: Live) -> dict[str, str]:
     """The variables as Grafana fills them with "All" selected."""
-    return {"activity": ".*", "instance": ".*"}
+    return {"job": ".*", "activity": ".*", "instance": ".*"}
 
 
 def _chosen(live: Live) -> dict[str, str]:
     """The variables with this worker and activity chosen."""
-    return {"activity": regex_value(live.activity), "instance": regex_value(live.instance)}
+    return {
+        "job": regex_value(live.job),
+        "activity": regex_value(live.activity),
+        "instance": regex_value(live.instance),
+    }
 
 
 def _series(live: Live, panel: str, ref: str = "A") -> dict[tuple[tuple[str, str], ...], float]:
@@ -91,9 +95,10 @@ def test_dashboard_and_alerts_name_only_exported_metrics(live: Live) -> None:
     assert live.exposition is not None
     exported = set(live.exposition.labels)
     for query in [*dashboard_queries(DASHBOARD), *alert_queries()]:
-        unknown = metric_names(query.expr) - exported
+        # `up` is Prometheus's own series for every target it scrapes.
+        unknown = metric_names(query.expr) - exported - {"up"}
         assert not unknown, f"{query.where}: {sorted(unknown)} not in the worker's /metrics"
-    for name in ("activity", "instance"):
+    for name in ("job", "activity", "instance"):
         selector, _ = label_values_query(variable_query(variables(DASHBOARD)[name]))
         assert metric_names(selector) <= exported, name
 
@@ -124,13 +129,13 @@ def test_activity_is_filtered_wherever_the_metric_has_it(live: Live) -> None:
 
 def test_variable_queries_list_the_activity_and_the_worker(live: Live) -> None:
     found = {}
-    for name in ("activity", "instance"):
+    for name in ("job", "activity", "instance"):
         selector, label = label_values_query(variable_query(variables(DASHBOARD)[name]))
         # What Grafana asks Prometheus for a label_values() variable.
         found[name] = live.api(
             f"label/{label}/values", **{"match[]": substitute(selector, _all(live))}
         )
-    assert found == {"activity": [live.activity], "instance": [live.instance]}
+    assert found == {"job": [live.job], "activity": [live.activity], "instance": [live.instance]}
 
 
 @pytest.mark.parametrize("fill", [_all, _chosen], ids=["all", "chosen"])
@@ -148,16 +153,31 @@ def test_panel_returns_data(live: Live, title: str, fill: Any) -> None:
 
 
 def test_outcome_panels_count_what_happened(live: Live) -> None:
-    by_outcome = {
-        dict(key)["outcome"]: value
-        for key, value in _series(live, "Tasks completed by outcome").items()
-    }
+    by_outcome: dict[str, float] = {}
+    by_error: dict[str, float] = {}
+    for key, value in _series(live, "Tasks completed by outcome").items():
+        labels = dict(key)
+        by_outcome[labels["outcome"]] = by_outcome.get(labels["outcome"], 0.0) + value
+        if labels["outcome"] == "failed":
+            by_error[labels["error"]] = value
+    # Failures split by what was reported: here only what the handler raised.
+    assert by_error["ValueError"] > 0
+    assert sum(by_error.values()) == by_error["ValueError"]
     assert by_outcome["succeeded"] > 0
     assert by_outcome["failed"] > 0
     for outcome in ("cancelled", "drained", "interrupted", "unreported"):
         assert by_outcome[outcome] == 0
+    # The panel divides the failed rate by the rate of all outcomes. (Not exactly the 3 in 11
+    # that failed: the failures' series starts at the warm-up's 1 where the others start at
+    # 0, and rate() extrapolates a counter's window start only as far as it would stay >= 0.)
     ratio = _one(live, "Error ratio", activity=ACTIVITY)
-    assert ratio == pytest.approx(FAILING / (FAILING + SUCCEEDING), rel=0.01)
+    assert ratio == pytest.approx(by_outcome["failed"] / sum(by_outcome.values()), rel=0.01)
+    assert 0 < ratio < 1
+    # The counters themselves are exact, and the error label names what the handler raised.
+    failed = live.query(f'fleet_tasks_completed_total{{activity="{ACTIVITY}", outcome="failed"}}')
+    by_error = {r["metric"]["error"]: float(r["value"][1]) for r in failed}
+    assert by_error.pop("ValueError") == FAILING + 1  # and the warm-up
+    assert set(by_error.values()) == {0.0}  # Fleet.Timeout, Fleet.InvalidOutput, ...
     assert _one(live, "Tasks received and completed", "A") > 0
 
 
@@ -189,6 +209,7 @@ def test_lifecycle_panels_show_one_ready_worker(live: Live) -> None:
     assert _one(live, "Workers: ready, draining, protected", "C") == 0  # draining
     assert _one(live, "Worker state", instance=live.instance) == 1  # "ready"
     assert _one(live, "Task slot utilisation", "A", activity=ACTIVITY) == 0  # idle again
+    assert _one(live, "Task slot utilisation", "C") == 0  # process-wide: idle polls are not work
 
 
 def test_alert_expressions_select_the_workers_series(live: Live) -> None:

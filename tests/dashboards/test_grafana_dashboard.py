@@ -62,15 +62,15 @@ def test_data_source_is_a_prometheus_variable_used_by_every_query(
         assert panel["datasource"] == DATASOURCE, panel["title"]
         for target in panel["targets"]:
             assert target["datasource"] == DATASOURCE, panel["title"]
-    for name in ("activity", "instance"):
+    for name in ("job", "activity", "instance"):
         assert variables(dashboard)[name]["datasource"] == DATASOURCE
 
 
-def test_activity_and_instance_variables_are_multi_select_label_queries(
+def test_job_activity_and_instance_variables_are_multi_select_label_queries(
     dashboard: dict[str, Any],
 ) -> None:
     found = variables(dashboard)
-    for name in ("activity", "instance"):
+    for name in ("job", "activity", "instance"):
         variable = found[name]
         assert variable["type"] == "query"
         assert variable["multi"] is True
@@ -78,8 +78,13 @@ def test_activity_and_instance_variables_are_multi_select_label_queries(
         assert variable["refresh"] == 2  # re-read on time range change: workers come and go
         assert re.fullmatch(rf"label_values\(.+, {name}\)", variable_query(variable))
         assert variable["definition"] == variable_query(variable)
-    # The worker list narrows to the workers of the chosen activities.
+    # The worker list narrows to the workers of the chosen activities, both to the stack.
     assert "$activity" in variable_query(found["instance"])
+    assert '{job=~"$job"}' in variable_query(found["activity"])
+    assert 'job=~"$job"' in variable_query(found["instance"])
+    # Two stacks scraped by one Prometheus: the first variable picks one.
+    names = [v["name"] for v in dashboard["templating"]["list"]]
+    assert names.index("job") < names.index("activity") < names.index("instance")
 
 
 def test_rows_come_in_the_order_an_operator_reads_them(dashboard: dict[str, Any]) -> None:
@@ -143,9 +148,12 @@ def test_every_rate_uses_the_rate_interval(dashboard: dict[str, Any]) -> None:
             assert window == "$__rate_interval", query.where
 
 
-def test_every_query_filters_by_worker_and_most_by_activity(dashboard: dict[str, Any]) -> None:
+def test_every_query_filters_by_job_and_worker_and_most_by_activity(
+    dashboard: dict[str, Any],
+) -> None:
     for query in dashboard_queries(dashboard):
         for metric, matchers in selectors(query.expr):
+            assert 'job=~"$job"' in matchers, f"{query.where}: {metric}"
             assert 'instance=~"$instance"' in matchers, f"{query.where}: {metric}"
         assert metric_names(query.expr), query.where
         assert "{" in query.expr, f"{query.where}: a bare metric name ignores the variables"
@@ -154,7 +162,7 @@ def test_every_query_filters_by_worker_and_most_by_activity(dashboard: dict[str,
 def test_every_expression_parses(dashboard: dict[str, Any], tmp_path: Path) -> None:
     queries = dashboard_queries(dashboard)
     rules = tmp_path / "panels.rules.yml"
-    rules.write_text(rules_file(queries, {"activity": ".*", "instance": ".*"}))
+    rules.write_text(rules_file(queries, {"job": ".*", "activity": ".*", "instance": ".*"}))
     result = run_promtool("check", "rules", "--lint=none", str(rules))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(queries)} rules found" in result.stdout
@@ -169,7 +177,7 @@ def test_a_broken_expression_would_be_caught(tmp_path: Path) -> None:
 
 def test_substitution_fills_every_variable(dashboard: dict[str, Any]) -> None:
     for query in dashboard_queries(dashboard):
-        filled = substitute(query.expr, {"activity": "A", "instance": "I"})
+        filled = substitute(query.expr, {"job": "J", "activity": "A", "instance": "I"})
         assert "$" not in filled, query.where
     with pytest.raises(KeyError):
-        substitute('fleet_ready{job=~"$job"}', {"activity": "A", "instance": "I"})
+        substitute('fleet_ready{stack=~"$stack"}', {"activity": "A", "instance": "I"})

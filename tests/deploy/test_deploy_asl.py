@@ -35,6 +35,7 @@ def test_generated_machine_for_the_example() -> None:
                     "input.$": "$",
                     "enteredTime.$": "$$.State.EnteredTime",
                     "retryCount.$": "$$.State.RetryCount",
+                    "executionId.$": "$$.Execution.Id",
                 },
                 "Retry": [
                     {

@@ -73,8 +73,9 @@ async def test_sigterm_with_tasks_running_polls_in_flight_and_a_backlog(
     assert ledger.timeouts == 0
     assert lost_to_dead_polls == 0
     first = ledger.workers[worker.name]
-    assert first == {"received": 10, "succeeded": 3, "interrupted": 3, "drained": 4}
-    assert ledger.workers["rescuer"] == {"received": 13, "succeeded": 13}
+    # The four that reached its polls during the drain ran there: no attempt spent on them.
+    assert first == {"received": 10, "succeeded": 7, "interrupted": 3}
+    assert ledger.workers["rescuer"] == {"received": 9, "succeeded": 9}
     show("sigterm", {**ledger.summary(), "exit_seconds": round(took, 2)})
 
 

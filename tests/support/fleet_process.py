@@ -34,8 +34,13 @@ class FleetProcess(WorkerProcess):
         return parse_samples(self.metrics_file.read_text())
 
     async def sample(self, name: str, **labels: str) -> float:
-        """One live sample (0 when the series does not exist yet)."""
-        return (await self.scrape()).get((name, tuple(sorted(labels.items()))), 0.0)
+        """The live sum of ``name`` over the series whose labels include ``labels`` (0 if none)."""
+        want = set(labels.items())
+        return sum(
+            value
+            for (sample, series), value in (await self.scrape()).items()
+            if sample == name and want <= set(series)
+        )
 
     async def wait_for(
         self, name: str, at_least: float, timeout: float = 20.0, **labels: str
@@ -76,7 +81,7 @@ async def fleet_process(
         sys.executable, "-m", "support.recorded_run", str(metrics_file),
         "run", f"{module}:app", "--endpoint-url", endpoint_url, "--metrics-port", str(port),
         "--worker-name", name, "--log-format", "json", "--log-level", log_level,
-        "--task-protection", "off", *args,
+        "--task-protection", "off", "--metrics-linger-seconds", "0", *args,
     ]  # fmt: skip
     process = await anyio.open_process(command, env=env, cwd=tmp_path)
     worker = FleetProcess(process, port, name, metrics_file)

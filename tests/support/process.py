@@ -117,7 +117,8 @@ async def fleet_run(
     command = [
         sys.executable, "-m", "fleet._cli", "run", f"{module}:app",
         "--endpoint-url", endpoint_url, "--metrics-port", str(port),
-        "--worker-name", "subprocess-worker", "--log-format", "json", *args,
+        "--worker-name", "subprocess-worker", "--log-format", "json",
+        "--metrics-linger-seconds", "0", *args,
     ]  # fmt: skip
     process = await anyio.open_process(command, env=env, cwd=tmp_path)
     worker = WorkerProcess(process, port)

@@ -128,8 +128,8 @@ class Worker:
     status: int | None = None
 
     def value(self, name: str, **labels: str) -> float:
-        found = self.metrics.registry.get_sample_value(name, labels)
-        return 0.0 if found is None else found
+        """The sum of sample ``name`` over the series whose labels include ``labels``."""
+        return self.metrics.total(name, **labels)
 
     async def scrape(self) -> Samples:
         """Read /metrics over HTTP, as Prometheus would."""
@@ -149,6 +149,8 @@ def worker_settings(endpoint_url: str, **overrides: Any) -> Settings:
         "worker_name": "test-worker",
         "task_protection": "off",
         "log_format": "console",
+        # Tests read the metrics in-process; nobody scrapes after a drain.
+        "metrics_linger_seconds": 0.0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -28,10 +28,13 @@ def test_activities_by_name_and_by_arn() -> None:
         ("has space", {}, "invalid activity name"),
         ("a" * 81, {}, "invalid activity name"),
         ("arn:aws:states:x:activity", {}, "not an activity ARN"),
-        ("Ok", {"concurrency": 0}, "concurrency must be a positive number"),
+        ("Ok", {"concurrency": 0}, "concurrency must be a positive, finite number"),
         ("Ok", {"concurrency": 2.5}, "concurrency must be a whole number"),
         ("Ok", {"heartbeat_seconds": -1}, "heartbeat_seconds"),
         ("Ok", {"timeout_seconds": True}, "timeout_seconds"),
+        ("Ok", {"timeout_seconds": float("inf")}, "timeout_seconds must be a positive, finite"),
+        ("Ok", {"heartbeat_seconds": float("nan")}, "heartbeat_seconds must be a positive, fin"),
+        ("Ok", {"heartbeat_seconds": 0.001}, "heartbeat_seconds must be at least 1"),
     ],
 )
 def test_bad_registrations_are_refused(name: str, kwargs: dict[str, object], message: str) -> None:

@@ -142,10 +142,10 @@ async def test_no_task_token_appears_in_any_log_line(
     app = Fleet()
     name = unique("Tokens")
 
-    @app.activity(name, heartbeat_seconds=0.5)
+    @app.activity(name, heartbeat_seconds=1)
     async def mixed(task: Task) -> str:
         task.log.info("working on it")
-        await anyio.sleep(0.6)
+        await anyio.sleep(1.0)  # past the first automatic heartbeat, at ~0.8 s
         if task.input.get("fail"):
             raise RuntimeError("failing on purpose")
         return "ok"
@@ -170,3 +170,24 @@ async def test_no_task_token_appears_in_any_log_line(
     hashed = {getattr(record, "token", None) for record in caplog.records} - {None}
     assert hashed
     assert all(len(h) == 12 for h in hashed)
+
+
+async def test_embedded_metrics_write_a_last_sample_when_the_worker_stops() -> None:
+    import io
+
+    from fleet._emf import publish
+    from fleet._metrics import ActivitySnapshot, Snapshot
+
+    out = io.StringIO()
+    snap = Snapshot(
+        activities=(ActivitySnapshot("A", 3, 4, 4, 1, 1),), concurrency=4, process_slots_capacity=4
+    )
+    async with anyio.create_task_group() as tg:
+        # An hour between samples: without the last one, a short-lived worker publishes none.
+        tg.start_soon(lambda: publish(lambda: snap, namespace="N", service="S", interval=3600,
+                                      out=out))  # fmt: skip
+        await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r.get("Activity") for r in records] == [None, "A"]
+    assert records[0]["TasksInFlight"] == 3

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,8 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
-from support.process import fleet_run
+from support.fleet_process import fleet_process
+from support.process import WorkerProcess, fleet_run, free_port
 from support.worker import (
     RETRY_FLEET,
     RETRY_TIMEOUT,
@@ -172,7 +175,7 @@ async def test_lost_poll_mode_the_drain_loses_nothing_where_cancelled_polls_do(
             lost = emu.stats.tasks_handed_to_closed_polls
             assert lost == 4
 
-            # Our worker drains with four polls in flight: the tasks they bring are failed back.
+            # Our worker drains with four polls in flight: the tasks they bring run there.
             name = unique("Careful")
             _, machine = await create_machine(sfn, name, heartbeat=2, retry=[RETRY_FLEET])
             async with fleet_run(
@@ -195,12 +198,209 @@ async def test_lost_poll_mode_the_drain_loses_nothing_where_cancelled_polls_do(
             assert statuses(done) == {"SUCCEEDED"}
             for arn in runs:
                 events = await history(sfn, arn)
-                failed = [e["activityFailedEventDetails"]["error"]
-                          for e in events if e["type"] == "ActivityFailed"]  # fmt: skip
-                assert failed == ["Fleet.Draining"]
+                workers = [e["activityStartedEventDetails"]["workerName"]
+                           for e in events if e["type"] == "ActivityStarted"]  # fmt: skip
+                assert workers == ["subprocess-worker"]  # one attempt, on the draining worker
+                assert "ActivityFailed" not in event_types(events)
                 assert "ActivityTimedOut" not in event_types(events)
             for arn in naive_runs:
                 # Each sat with a dead poll until its heartbeat timeout.
                 assert "ActivityTimedOut" in event_types(await history(sfn, arn))
     logs = worker.logs()
-    assert sum("failed back" in entry["message"] for entry in logs) == 4
+    assert sum(entry["message"] == "task succeeded" for entry in logs) == 4
+
+
+STUBBORN = """
+import anyio
+from fleet import Fleet, Task
+
+app = Fleet()
+
+
+@app.activity({name!r})
+async def stubborn(task: Task):
+    if (task.attempt or 1) > 1:
+        return "ok"
+    # A handler that will not be cancelled: it shields ten minutes of work.
+    with anyio.CancelScope(shield=True):
+        await anyio.sleep(600)
+"""
+
+
+@pytest.mark.slow
+async def test_a_handler_that_ignores_cancellation_is_failed_back_and_the_process_exits(
+    tmp_path: Path, endpoint: Emulator, sfn: Any
+) -> None:
+    name = unique("Stubborn")
+    _, machine = await create_machine(sfn, name, retry=[RETRY_FLEET], context=True)
+    arns = await start(sfn, machine, [{}] * 3)
+    async with fleet_process(
+        tmp_path, STUBBORN.format(name=name), endpoint.endpoint_url,
+        "--drain-seconds", "4", "--drain-reserve-seconds", "1",
+    ) as worker:  # fmt: skip
+        await worker.wait_ready()
+        await worker.wait_for("fleet_tasks_in_flight", 3, activity=name)
+        worker.process.send_signal(signal.SIGTERM)
+        # Not the ten minutes the handlers would take: the budget's end.
+        status = await worker.exit_status(timeout=60)
+    assert status != 0  # handlers had to be abandoned
+    logs = worker.logs()
+    assert any(e["message"].startswith("drain budget spent") for e in logs)
+    assert sum(e["message"] == "task interrupted: Fleet.Interrupted" for e in logs) == 3
+    for arn in arns:
+        failed = [e["activityFailedEventDetails"]["error"]
+                  for e in await history(sfn, arn) if e["type"] == "ActivityFailed"]  # fmt: skip
+        assert failed == ["Fleet.Interrupted"]  # sent at the reserve, handler or not
+    done = await finish_elsewhere(endpoint.endpoint_url, sfn, [name], arns)
+    assert statuses(done) == {"SUCCEEDED"}
+
+
+LINGERING = """
+import threading
+from fleet import Fleet, Task
+
+app = Fleet()
+# A library that leaves a non-daemon thread behind: the interpreter's teardown joins it.
+threading.Thread(target=threading.Event().wait, name="leftover").start()
+
+
+@app.activity({name!r})
+async def work(task: Task):
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize("how", ["sigterm", "batch"])
+async def test_interpreter_teardown_does_not_keep_a_stopped_worker_alive(
+    tmp_path: Path, endpoint: Emulator, sfn: Any, how: str
+) -> None:
+    name = unique("Teardown")
+    await sfn.create_activity(name=name)
+    (tmp_path / "lingering.py").write_text(LINGERING.format(name=name))
+    port = free_port()
+    extra = (
+        ["--exit-when-idle", "0.5"]
+        if how == "batch"
+        else ["--drain-seconds", "3", "--drain-reserve-seconds", "1"]
+    )
+    process = await anyio.open_process(
+        [sys.executable, "-m", "fleet._cli", "run", "lingering:app",
+         "--endpoint-url", endpoint.endpoint_url, "--metrics-port", str(port),
+         "--log-format", "json", *extra],
+        env={**os.environ, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path,
+    )  # fmt: skip
+    async with process:
+        try:
+            if how == "sigterm":
+                worker = WorkerProcess(process, port)
+                await worker.wait_ready()
+                process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(60):  # without the fix: never, the thread is never joined
+                status = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+    assert status == 0
+
+
+@pytest.mark.slow
+async def test_a_drain_costs_a_task_at_most_one_attempt_with_two_workers(
+    tmp_path: Path, make_endpoint: Any
+) -> None:
+    """Polls still open on the draining worker must not bounce a task from one to the next."""
+    async with make_endpoint(long_poll_seconds=5.0) as emu, client(emu.endpoint_url) as sfn:
+        name = unique("OneAttempt")
+        _, machine = await create_machine(sfn, name, retry=[RETRY_FLEET], context=True)
+        long_ones = await start(sfn, machine, [{"sleep": 60}] * 4)
+        async with fleet_run(
+            tmp_path, name, emu.endpoint_url, "--concurrency", "8",
+            "--min-pollers", "4", "--max-pollers", "4",
+            # The fail-back comes after the polls open at SIGTERM (5 s) have ended.
+            "--drain-seconds", "8", "--drain-reserve-seconds", "1",
+        ) as first:  # fmt: skip
+            await first.wait_ready()
+            await first.wait_in_flight(name, 4)
+            with anyio.fail_after(10):
+                while await first.metric("fleet_polls_in_flight", activity=name) < 4:
+                    await anyio.sleep(0.05)
+            first.process.send_signal(signal.SIGTERM)
+            await anyio.sleep(0.3)
+            # Two tasks for four open polls: failed back at once, each retry would find the
+            # next open poll of the same draining worker.
+            quick_ones = await start(sfn, machine, [{}] * 2)
+            assert await first.exit_status(timeout=30) == 0
+        runs = long_ones + quick_ones
+        done = await finish_elsewhere(emu.endpoint_url, sfn, [name], runs)
+        assert statuses(done) == {"SUCCEEDED"}
+        failures = {}
+        for arn in runs:
+            failures[arn] = [e["activityFailedEventDetails"]["error"]
+                             for e in await history(sfn, arn)
+                             if e["type"] == "ActivityFailed"]  # fmt: skip
+    assert all(len(failed) <= 1 for failed in failures.values()), failures
+    # The two that arrived during the drain ran there, and cost no attempt at all.
+    assert [failures[arn] for arn in quick_ones] == [[], []]
+    assert [failures[arn] for arn in long_ones] == [["Fleet.Interrupted"]] * 4
+
+
+async def test_after_a_drain_metrics_answer_until_scraped_with_the_final_outcomes(
+    tmp_path: Path, endpoint: Emulator, sfn: Any
+) -> None:
+    name = unique("Linger")
+    _, machine = await create_machine(sfn, name, retry=[RETRY_FLEET], context=True)
+    await start(sfn, machine, [{"sleep": 60}] * 4)
+    async with fleet_process(
+        tmp_path, SLEEPY.format(name=name), endpoint.endpoint_url,
+        "--drain-seconds", "30", "--drain-reserve-seconds", "29",
+        "--metrics-linger-seconds", "25",
+    ) as worker:  # fmt: skip
+        await worker.wait_ready()
+        await worker.wait_for("fleet_tasks_in_flight", 4, activity=name)
+        worker.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            while not any(e["message"].startswith("drained; /metrics") for e in worker.logs()):
+                await anyio.sleep(0.05)
+        # The drain is over and reported; the process is still there for one more scrape.
+        assert worker.process.returncode is None
+        interrupted = await worker.sample(
+            "fleet_tasks_completed_total", activity=name, outcome="interrupted"
+        )
+        assert interrupted == 4
+        status = await worker.exit_status(timeout=20)  # that scrape ends the linger
+    assert status == 0
+
+
+SLEEPY = """
+import anyio
+from fleet import Fleet, Task
+
+app = Fleet()
+
+
+@app.activity({name!r})
+async def sleepy(task: Task):
+    if (task.attempt or 1) == 1:
+        await anyio.sleep(task.input.get("sleep", 0))
+    return "ok"
+"""
+
+
+async def test_the_linger_never_outlasts_the_drain_budget(endpoint: Emulator, sfn: Any) -> None:
+    app = Fleet()
+    name = unique("Bounded")
+
+    @app.activity(name)
+    async def work(task: Task) -> str:
+        return "ok"
+
+    await sfn.create_activity(name=name)
+    async with running_worker(
+        app, endpoint.endpoint_url, drain_seconds=3.0, drain_reserve_seconds=1.0,
+        metrics_linger_seconds=120.0,
+    ) as worker:  # fmt: skip
+        assert worker.sup is not None
+        worker.sup.drain("test")
+        with anyio.fail_after(60):  # nobody scrapes: the budget, not the 120 s, ends it
+            while worker.status is None:
+                await anyio.sleep(0.05)
+    assert worker.status == 0

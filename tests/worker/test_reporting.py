@@ -92,3 +92,58 @@ def test_cut_cause_keeps_both_ends() -> None:
     assert len(cause) <= 1000
     assert cause.startswith("M")
     assert cause.endswith("LAST LINE")
+
+
+def deeply_nested(depth: int = 100_000) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+class ItemsRaise(dict[str, int]):
+    def items(self):  # type: ignore[override]
+        raise RuntimeError("items() is broken")
+
+
+class StrRaises(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no message for you")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [deeply_nested(), ItemsRaise(a=1), {"nested": ItemsRaise(a=1)}],
+    ids=["deeply-nested", "items-raises", "items-raises-inside"],
+)
+def test_any_failure_to_encode_a_result_is_a_reported_failure(value: object) -> None:
+    report = from_result(value)
+    assert (report.outcome, report.error) == ("failed", "Fleet.InvalidOutput")
+    assert "cannot be encoded as JSON" in (report.cause or "")
+
+
+def test_an_exception_whose_message_raises_is_still_reported() -> None:
+    try:
+        raise StrRaises()
+    except StrRaises as exc:
+        report = from_exception(exc)
+    assert (report.outcome, report.error) == ("failed", "StrRaises")
+    assert "str() raised ValueError" in (report.cause or "")
+
+
+def test_a_chained_exception_whose_message_raises_is_still_reported() -> None:
+    try:
+        try:
+            raise StrRaises()
+        except StrRaises:
+            raise KeyError("outer") from None
+    except KeyError as exc:
+        exc.__context__ = StrRaises()
+        report = from_exception(exc)
+    assert report.error == "KeyError"
+
+
+def test_a_task_failure_with_names_that_are_not_text_is_still_reported() -> None:
+    report = from_exception(TaskFailure(404, {"why": "gone"}))  # type: ignore[arg-type]
+    assert report.error == "404"
+    assert report.cause == "{'why': 'gone'}"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -101,44 +103,55 @@ async def test_no_task_is_taken_without_a_free_slot(endpoint: Emulator, sfn: Any
 
 
 async def test_pollers_grow_under_load_and_shrink_when_idle(endpoint: Emulator, sfn: Any) -> None:
+    """Each poll that brings a task adds a poller, up to the maximum; each empty one removes one.
+
+    Handlers wait on a gate, so the backlog stays until the test releases it: the growth is
+    driven by tasks arriving, the shrinking by the endpoint's long polls ending empty, and
+    neither by how fast this machine runs.
+    """
     app = Fleet()
     name = unique("Adapt")
+    gate = anyio.Event()
+    seen: list[int] = []
 
     @app.activity(name)
     async def work(task: Task) -> None:
-        await anyio.sleep(0.2)
+        await gate.wait()
 
     _, machine = await create_machine(sfn, name)
-    async with running_worker(app, endpoint.endpoint_url, max_pollers=6) as worker:
+    async with running_worker(app, endpoint.endpoint_url, max_pollers=6, concurrency=64) as worker:
         assert worker.sup is not None
         pollers = worker.sup.runtimes[0].pollers
         assert pollers is not None
         assert pollers.running == 1
-        most = 0
-        arns = await start(sfn, machine, [{}] * 60)
+        arns = await start(sfn, machine, [{}] * 30)
+        with anyio.fail_after(20):
+            while pollers.running < 6:
+                seen.append(pollers.running)
+                await anyio.sleep(0.01)
+        gate.set()
+        await wait_done(sfn, arns, timeout=30)
         with anyio.fail_after(30):
-            while len(await wait_done(sfn, arns, timeout=30)) < 60:
-                most = max(most, pollers.running)
-        most = max(most, pollers.running)
-        with anyio.fail_after(10):
             while pollers.running > 1:
-                await anyio.sleep(0.1)
-    assert 1 < most <= 6
+                seen.append(pollers.running)
+                await anyio.sleep(0.05)
+    assert max(seen) <= 6  # never above --max-pollers
+    assert pollers.target == pollers.minimum == 1
 
 
 async def test_heartbeats_keep_a_task_alive_past_its_heartbeat_seconds(make_endpoint: Any) -> None:
     app = Fleet()
     name = unique("Long")
 
-    # A heartbeat every ~0.2 s: a busy machine would have to hold the worker back 0.8 s
-    # before the service's 1 s of allowed silence ran out.
-    @app.activity(name, heartbeat_seconds=0.25)
+    # A heartbeat about every 0.8 s (the shortest heartbeat_seconds is 1): a busy machine would
+    # have to hold the worker back 1.2 s before the service's 2 s of allowed silence ran out.
+    @app.activity(name, heartbeat_seconds=1)
     async def long(task: Task) -> str:
-        await anyio.sleep(3.0)
+        await anyio.sleep(4.0)
         return "done"
 
-    # HeartbeatSeconds 4 at 4x speed: the service gives up after 1 real second of silence.
-    async with make_endpoint(time_scale=4.0) as emu, client(emu.endpoint_url) as sfn:
+    # HeartbeatSeconds 4 at 2x speed: the service gives up after 2 real seconds of silence.
+    async with make_endpoint(time_scale=2.0) as emu, client(emu.endpoint_url) as sfn:
         _, machine = await create_machine(sfn, name, heartbeat=4)
         async with running_worker(app, emu.endpoint_url) as worker:
             (arn,) = await start(sfn, machine, [{}])
@@ -150,7 +163,7 @@ async def test_heartbeats_keep_a_task_alive_past_its_heartbeat_seconds(make_endp
 
 
 async def test_a_stopped_execution_cancels_its_handler_through_the_heartbeat(
-    endpoint: Emulator, sfn: Any
+    endpoint: Emulator, sfn: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = Fleet()
     name = unique("Stop")
@@ -169,6 +182,7 @@ async def test_a_stopped_execution_cancels_its_handler_through_the_heartbeat(
         return "never"
 
     _, machine = await create_machine(sfn, name, heartbeat=30)
+    caplog.set_level(logging.INFO, logger="fleet")
     async with running_worker(app, endpoint.endpoint_url) as worker:
         (arn,) = await start(sfn, machine, [{}])
         with anyio.fail_after(10):
@@ -187,6 +201,16 @@ async def test_a_stopped_execution_cancels_its_handler_through_the_heartbeat(
     assert worker.value("fleet_heartbeats_total", activity=name, result="task_gone") == 1
     assert worker.value("fleet_api_requests_total", operation="SendTaskSuccess", outcome="ok") == 0
     assert worker.value("fleet_api_requests_total", operation="SendTaskFailure", outcome="ok") == 0
+    # The lines say which task, and why: the heartbeat's answer, then the outcome.
+    [gone] = [r for r in caplog.records if r.getMessage().startswith("heartbeat says the task")]
+    [end] = [r for r in caplog.records if r.getMessage() == "task cancelled"]
+    for record in (gone, end):
+        assert record.__dict__["activity"] == name
+        assert len(record.__dict__["token"]) == 12
+    assert gone.__dict__["code"] in ("TaskTimedOut", "TaskDoesNotExist")
+    assert (end.levelname, end.__dict__["outcome"], end.__dict__["error"]) == (
+        "WARNING", "cancelled", None,
+    )  # fmt: skip
 
 
 async def test_a_handler_blocking_past_its_heartbeat_timeout_is_retried(
@@ -323,8 +347,11 @@ async def test_metrics_and_health_over_http_match_what_happened(
         return scraped[(metric, tuple(sorted(labels.items())))]
 
     assert get("fleet_tasks_received_total", activity=name) == 12
-    assert get("fleet_tasks_completed_total", activity=name, outcome="succeeded") == 9
-    assert get("fleet_tasks_completed_total", activity=name, outcome="failed") == 3
+    completed = "fleet_tasks_completed_total"
+    assert get(completed, activity=name, outcome="succeeded", error="") == 9
+    # The error label tells a handler's bug from the worker's own failures.
+    assert get(completed, activity=name, outcome="failed", error="KeyError") == 3
+    assert get(completed, activity=name, outcome="failed", error="Fleet.Timeout") == 0
     assert get("fleet_task_duration_seconds_count", activity=name, outcome="succeeded") == 9
     assert get("fleet_polls_total", activity=name, result="task") == 12
     assert get("fleet_api_requests_total", operation="SendTaskSuccess", outcome="ok") == 9
@@ -337,15 +364,21 @@ async def test_metrics_and_health_over_http_match_what_happened(
     assert ("process_resident_memory_bytes", ()) in scraped
 
 
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+RUNNING_SECTION = README.split("## Running", 1)[1].split("\n## ", 1)[0]
+
 DESIGN_METRICS = {
     "fleet_tasks_received": ("counter", {"activity"}),
-    "fleet_tasks_completed": ("counter", {"activity", "outcome"}),
+    "fleet_tasks_completed": ("counter", {"activity", "outcome", "error"}),
     "fleet_task_duration_seconds": ("histogram", {"activity", "outcome"}),
     "fleet_tasks_in_flight": ("gauge", {"activity"}),
     "fleet_slots_capacity": ("gauge", {"activity"}),
     "fleet_slots_in_use": ("gauge", {"activity"}),
     "fleet_pollers": ("gauge", {"activity"}),
     "fleet_polls_in_flight": ("gauge", {"activity"}),
+    "fleet_last_successful_poll_timestamp_seconds": ("gauge", {"activity"}),
+    "fleet_process_slots_capacity": ("gauge", set()),
+    "fleet_process_slots_in_use": ("gauge", {"holder"}),
     "fleet_polls": ("counter", {"activity", "result"}),
     "fleet_poll_duration_seconds": ("histogram", {"activity"}),
     "fleet_heartbeats": ("counter", {"activity", "result"}),
@@ -385,6 +418,10 @@ async def test_every_metric_of_the_design_is_exported_with_its_type_and_labels(
         assert family.type == kind, metric
         seen = {k for s in family.samples for k in s.labels} - {"le"}
         assert seen == labels, metric
+    # The README's "Running" section lists every metric as it is exported.
+    for metric, (kind, _) in DESIGN_METRICS.items():
+        short = metric.removeprefix("fleet_") + ("_total" if kind == "counter" else "")
+        assert f"`{short}" in RUNNING_SECTION, metric
     start_count = [s for s in families["fleet_schedule_to_start_seconds"].samples
                    if s.name.endswith("_count")]  # fmt: skip
     assert start_count[0].value == 1  # the entered time came in through Parameters

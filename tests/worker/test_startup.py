@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,59 @@ async def test_a_worker_that_cannot_keep_polling_exits_non_zero_with_one_clear_l
     assert fatal
     assert fatal[0]["message"].startswith("fatal: cannot poll activity")
     assert "ActivityDoesNotExist" in fatal[0]["message"]
+
+
+EXITS_AT_IMPORT = """
+import sys
+sys.exit(3)
+"""
+
+NEEDS_A_MISSING_LIBRARY = """
+import reportlab  # not installed; the module's own name starts with it
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--endpoint-url", "127.0.0.1:8083"],
+         "invalid setting --endpoint-url: must be an http:// or https:// URL"),
+        (["--endpoint-url", "notaurl"], "invalid setting --endpoint-url: must be an http"),
+        (["--endpoint-url", "http://127.0.0.1:port"], "invalid setting --endpoint-url: not a URL"),
+        (["--drain-seconds", "inf"], "invalid setting --drain-seconds: Input should be a finite"),
+        (["--heartbeat-seconds", "inf"], "invalid setting --heartbeat-seconds: Input should be"),
+        (["--report-deadline-seconds", "inf"], "invalid setting --report-deadline-seconds"),
+        (["--heartbeat-seconds", "0.001"],
+         "invalid setting --heartbeat-seconds: Input should be greater than or equal to 1"),
+        (["--drain-reserve-seconds", "0.5"],
+         "invalid setting --drain-reserve-seconds: Input should be greater than or equal to 1"),
+        (["--metrics-host", "192.0.2.1"], "cannot listen on 192.0.2.1:"),
+        (["--metrics-host", "no.such.host.invalid"], "cannot listen on no.such.host.invalid:"),
+        (["busy-port"], "cannot listen on 127.0.0.1:"),
+        (["reportlab_jobs:app"],
+         "importing 'reportlab_jobs' failed: it imports 'reportlab', which is not installed"),
+        (["exits_at_import:app"], "importing 'exits_at_import' failed: it called sys.exit(3)"),
+    ],
+)  # fmt: skip
+async def test_every_setup_failure_is_one_line_and_status_2(
+    tmp_path: Path, endpoint: Emulator, sfn: Any, args: list[str], message: str
+) -> None:
+    name = unique("Setup")
+    await sfn.create_activity(name=name)
+    (tmp_path / "goodapp.py").write_text(GOOD_APP.format(name=name))
+    (tmp_path / "exits_at_import.py").write_text(EXITS_AT_IMPORT)
+    (tmp_path / "reportlab_jobs.py").write_text(NEEDS_A_MISSING_LIBRARY)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        if args == ["busy-port"]:
+            args = ["--metrics-port", str(busy.getsockname()[1])]
+        app = [] if args[0].endswith(":app") else ["goodapp:app"]
+        argv = [*app, "--endpoint-url", endpoint.endpoint_url, "--metrics-port", "0",
+                "--drain-seconds", "5", "--drain-reserve-seconds", "1", *args]  # fmt: skip
+        result = await anyio.to_thread.run_sync(lambda: run_cli(argv, tmp_path))
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("fleet: error: ")
+    assert message in lines[0]
