@@ -11,6 +11,7 @@ from fleet.emulator import _ops_executions as executions
 from fleet.emulator import _ops_resources as resources
 from fleet.emulator import _ops_tasks as tasks
 from fleet.emulator._arns import region_of
+from fleet.emulator._auth import check_signature
 from fleet.emulator._call import Call, Responder
 from fleet.emulator._errors import (
     ApiError,
@@ -88,6 +89,7 @@ class Api:
     ) -> None:
         runtime = self.runtime
         try:
+            check_signature(auth)
             if self._injected_fault(conn, name, auth):
                 return
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from fleet._arn import partition
+from fleet._arn import PARTITIONS, partition
 from fleet.emulator._errors import ApiError, invalid_arn
 
 DEFAULT_REGION = "us-east-1"
@@ -47,7 +47,7 @@ def check(arn: str, kind: str, parts: int = 1) -> list[str]:
     fields = arn.split(":")
     if len(fields) < 6 or fields[0] != "arn" or fields[2] != "states":
         raise invalid_arn(f"Invalid ARN prefix: {arn}")
-    if fields[1] not in ("aws", "aws-cn", "aws-us-gov") or not _REGION.fullmatch(fields[3]):
+    if fields[1] not in PARTITIONS or not _REGION.fullmatch(fields[3]):
         raise invalid_arn(f"Invalid ARN prefix: {arn}")
     if not _ACCOUNT.fullmatch(fields[4]):
         raise invalid_arn(f"Invalid account id: {fields[4]}")
@@ -60,13 +60,16 @@ def check(arn: str, kind: str, parts: int = 1) -> list[str]:
 
 
 def check_role(arn: str) -> None:
-    """Raise InvalidArn unless `arn` is an IAM role ARN."""
+    """Raise InvalidArn unless `arn` is an IAM role ARN with a 12-digit account."""
     fields = arn.split(":", 5)
     if (
         len(fields) != 6
         or fields[0] != "arn"
+        or fields[1] not in PARTITIONS
         or fields[2] != "iam"
         or not fields[5].startswith("role/")
         or len(fields[5]) <= 5
     ):
         raise invalid_arn(f"Invalid ARN prefix: {arn}")
+    if not _ACCOUNT.fullmatch(fields[4]):
+        raise invalid_arn(f"Invalid account id: {fields[4]}")

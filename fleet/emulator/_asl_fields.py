@@ -39,10 +39,14 @@ def path_field(
     if text is None:
         return None
     try:
-        return compile_path(text, reference=reference)
+        path = compile_path(text, reference=reference)
     except ValueError as exc:
         problems.add(f"{where}/{key}", str(exc))
         return default
+    if path.var is not None and key == "ResultPath":
+        problems.add(f"{where}/{key}", f"ResultPath cannot write to a variable: {text!r}")
+        return default
+    return path
 
 
 def template_field(

@@ -8,11 +8,32 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any
+from typing import Any, Protocol
 
 _WILD = object()
 _FIELD = re.compile(r"\.([^.\[\]]+)")
 _BRACKET = re.compile(r"\[\s*(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"|(-?\d+)|(\*))\s*\]")
+
+
+_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class Env(Protocol):
+    """Where paths other than `$` read from: the context object and the workflow variables."""
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """Workflow variables in scope (`$name`)."""
+
+    def context(self) -> Any:
+        """The context object (`$$`)."""
+
+
+class StateDataError(Exception):
+    """Input or output processing failed at run time; the message is the failure's cause."""
+
+    error = "States.Runtime"
+    """The error name the state fails with."""
 
 
 class PathSyntaxError(ValueError):
@@ -26,18 +47,39 @@ class PathNotFound(LookupError):
 class Path:
     """A compiled path: `get` reads it from a value, `put` writes a result at it."""
 
-    __slots__ = ("context", "definite", "steps", "text")
+    __slots__ = ("context", "definite", "steps", "text", "var")
 
-    def __init__(self, text: str, context: bool, steps: tuple[Any, ...]) -> None:
+    def __init__(
+        self, text: str, context: bool, steps: tuple[Any, ...], var: str | None = None
+    ) -> None:
         self.text = text
         self.context = context
         """True for `$$` paths, which read the context object rather than the input."""
+        self.var = var
+        """The workflow variable a `$name...` path reads, if any."""
         self.steps = steps
         self.definite = _WILD not in steps
         """False when the path has a wildcard and so yields a list of matches."""
 
     def __repr__(self) -> str:
         return f"Path({self.text!r})"
+
+    @property
+    def is_root(self) -> bool:
+        """True for `$` itself: the value as it is."""
+        return not self.steps and not self.context and self.var is None
+
+    def read(self, data: Any, env: Env) -> Any:
+        """The value at this path in `data`, the context object or a variable.
+
+        Raises PathNotFound when a definite path (or the variable) does not exist.
+        """
+        if self.var is not None:
+            variables = env.variables
+            if self.var not in variables:
+                raise PathNotFound(self.var)
+            return self.get(variables[self.var])
+        return self.get(env.context() if self.context else data)
 
     def get(self, value: Any) -> Any:
         """The value at this path; a list of every match for a wildcard path.
@@ -117,6 +159,11 @@ def compile_path(text: str, *, reference: bool = False) -> Path:
         raise PathSyntaxError(f"The value for the field must be a valid JSONPath: {text!r}")
     context = text.startswith("$$")
     rest = text[2:] if context else text[1:]
+    var = None
+    variable = None if context else _VARIABLE.match(text)
+    if variable is not None:
+        var = variable.group(1)
+        rest = text[variable.end() :]
     steps: list[Any] = []
     at = 0
     while at < len(rest):
@@ -147,4 +194,4 @@ def compile_path(text: str, *, reference: bool = False) -> Path:
         at = bracket.end()
     if reference and _WILD in steps:
         raise PathSyntaxError(f"The path {text!r} must be a reference path (no wildcards)")
-    return Path(text, context, tuple(steps))
+    return Path(text, context, tuple(steps), var)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fleet.emulator._activities import ActivityTask
+from fleet.emulator._mocks import MockConfig
 from fleet.emulator._options import EmulatorOptions
 from fleet.emulator._stats import EmulatorStats
 from fleet.emulator._store import Store
@@ -29,6 +30,10 @@ class Runtime:
         self._seed = options.seed
         self._rng = random.Random(options.seed)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.mocks: MockConfig | None = (
+            MockConfig.load(options.mock_config) if options.mock_config else None
+        )
+        """Answers for service-integration Task states (`mock_config`), if configured."""
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:

@@ -23,12 +23,21 @@ _QUOTAS: dict[str, tuple[tuple[int, float], tuple[int, float]]] = {
 }
 # APIs the quota page does not list share this bucket shape per API.
 _DEFAULT = ((100, 1), (100, 1))
+# The regions the quotas page calls large: N. Virginia, Oregon and Ireland.
+LARGE_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
 
 
 def quota(operation: str, mode: str) -> tuple[int, float]:
     """(bucket size, refill per second) of `operation` in a "large" or "other" region."""
     large, other = _QUOTAS.get(operation, _DEFAULT)
     return large if mode == "large" else other
+
+
+def mode_for(throttle: str, region: str) -> str:
+    """The quota set that applies: `throttle` itself, or by region for "aws"."""
+    if throttle != "aws":
+        return throttle
+    return "large" if region in LARGE_REGIONS else "other"
 
 
 class _Bucket:
@@ -56,7 +65,11 @@ class Throttle:
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
 
     def allow(self, mode: str, region: str, operation: str) -> bool:
-        """Take one token; False when the bucket is empty (answer ThrottlingException)."""
+        """Take one token; False when the bucket is empty (answer ThrottlingException).
+
+        `mode` is the `throttle` option: "aws" (by region), "large" or "other".
+        """
+        mode = mode_for(mode, region)
         key = (mode, region, operation)
         bucket = self._buckets.get(key)
         if bucket is None:
