@@ -348,7 +348,7 @@ def _parse_map(
     if mode == "DISTRIBUTED":
         problems.add(
             f"{where}/{key}/ProcessorConfig/Mode",
-            "Unsupported Map mode DISTRIBUTED: the local endpoint runs Map states INLINE only",
+            "Map mode DISTRIBUTED is not supported by the local endpoint (Map runs INLINE)",
         )
     elif mode != "INLINE":
         problems.add(f"{where}/{key}/ProcessorConfig", "Mode must be INLINE or DISTRIBUTED")
