@@ -13,7 +13,7 @@ from fleet.emulator._asl_fields import MAX_SECONDS, Problems, seconds_field
 from fleet.emulator._asl_states import Definition, State, parse_state
 from fleet.emulator._errors import ApiError
 
-__all__ = ["MAX_SECONDS", "Definition", "State", "parse"]
+__all__ = ["MAX_SECONDS", "Definition", "InvalidDefinition", "State", "parse"]
 
 _TOP_FIELDS = ("StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage")
 _GRAPH_FIELDS = ("StartAt", "States", "Comment")
@@ -32,6 +32,14 @@ class _Duplicate(ValueError):
     pass
 
 
+class InvalidDefinition(ApiError):
+    """A definition that cannot run; `problems` lists (code, message, location)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str, str]]) -> None:
+        super().__init__("InvalidDefinition", f"Invalid State Machine Definition: '{message}'")
+        self.problems = problems
+
+
 def parse(text: str) -> Definition:
     """Parse and validate a definition. Raises ApiError `InvalidDefinition` listing problems."""
     problems = Problems()
@@ -41,9 +49,8 @@ def parse(text: str) -> Definition:
         problems.add("/States", f"Duplicate State name: {exc}", "DUPLICATE_STATE_NAME")
         raise _invalid(problems) from None
     except ValueError as exc:
-        raise ApiError(
-            "InvalidDefinition",
-            f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {exc}'",
+        raise InvalidDefinition(
+            f"INVALID_JSON_DESCRIPTION: {exc}", [("INVALID_JSON_DESCRIPTION", str(exc), "/")]
         ) from None
     definition = _parse_top(raw, problems)
     if problems.items or definition is None:
@@ -51,9 +58,8 @@ def parse(text: str) -> Definition:
     return definition
 
 
-def _invalid(problems: Problems) -> ApiError:
-    joined = ", ".join(problems.items)
-    return ApiError("InvalidDefinition", f"Invalid State Machine Definition: '{joined}'")
+def _invalid(problems: Problems) -> InvalidDefinition:
+    return InvalidDefinition(", ".join(problems.items), problems.found)
 
 
 def _parse_top(raw: Any, problems: Problems) -> Definition | None:

@@ -18,10 +18,13 @@ class Problems:
 
     def __init__(self) -> None:
         self.items: list[str] = []
+        self.found: list[tuple[str, str, str]] = []
+        """The same problems as (code, message, location), for ValidateStateMachineDefinition."""
 
     def add(self, where: str, message: str, code: str = "SCHEMA_VALIDATION_FAILED") -> None:
         """Record one problem at a JSON-pointer-like location."""
         self.items.append(f"{code}: {message} at {where or '/'}")
+        self.found.append((code, message, where or "/"))
 
 
 def path_field(

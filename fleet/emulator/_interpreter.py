@@ -32,6 +32,7 @@ class Execution:
         "cause",
         "deadline_timer",
         "definition",
+        "definition_text",
         "error",
         "history",
         "input_text",
@@ -40,6 +41,8 @@ class Execution:
         "mock_calls",
         "name",
         "output",
+        "redrive_count",
+        "redrive_date",
         "root",
         "runtime",
         "seq",
@@ -63,6 +66,9 @@ class Execution:
         self.runtime = runtime
         self.machine = machine
         self.definition = machine.definition
+        self.definition_text = machine.definition_text
+        self.redrive_count = 0
+        self.redrive_date: float | None = None
         self.arn, self.name, self.seq = arn, name, seq
         self.input_text, self.input_value = input_text, input_value
         self.test_case = test_case
@@ -113,10 +119,35 @@ class Execution:
                 "Name": self.name,
                 "RoleArn": self.machine.role_arn,
                 "StartTime": iso(self.started),
-                "RedriveCount": 0,
+                "RedriveCount": self.redrive_count,
             },
             "StateMachine": {"Id": self.machine.arn, "Name": self.machine.name},
         }
+
+    def redrive_refusal(self) -> str | None:
+        """Why RedriveExecution would be refused (redriveStatusReason), or None if it may."""
+        if self.status in ("RUNNING", "SUCCEEDED"):
+            return f"Execution is {self.status} and cannot be redriven"
+        if self.root.state is None:
+            return "Execution failed before entering a state and cannot be redriven"
+        return None
+
+    def redrive(self) -> None:
+        """Run again from the state that failed, with the input it had; variables are kept."""
+        failed = self.root
+        state = failed.state
+        assert state is not None
+        self.status = "RUNNING"
+        self.stopped = None
+        self.output = self.error = self.cause = None
+        self.redrive_count += 1
+        self.redrive_date = time.time()
+        self.mock_calls = {}
+        self.history.add("ExecutionRedriven", {"redriveCount": self.redrive_count})
+        self.runtime.running.add(self)
+        self.machine.running += 1
+        self.root = Runner(self, self.definition, failed.variables, self._succeed, self._failed)
+        self.root.run(state.name, failed.state_input, failed.state_text)
 
     def _expired(self) -> None:
         self.deadline_timer = None

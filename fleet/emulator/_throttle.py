@@ -20,6 +20,7 @@ _QUOTAS: dict[str, tuple[tuple[int, float], tuple[int, float]]] = {
     "DescribeActivity": ((200, 1), (200, 1)),
     "ListActivities": ((100, 10), (100, 5)),
     "CreateStateMachine": ((100, 1), (100, 1)),
+    "RedriveExecution": ((1300, 300), (800, 150)),
 }
 # APIs the quota page does not list share this bucket shape per API.
 _DEFAULT = ((100, 1), (100, 1))
