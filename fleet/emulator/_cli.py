@@ -8,6 +8,7 @@ import signal
 import sys
 
 from fleet.emulator._emulator import Emulator
+from fleet.emulator._mocks import MockConfig
 from fleet.emulator._options import FAULT_KINDS, EmulatorOptions
 
 
@@ -96,6 +97,8 @@ def main(argv: list[str]) -> int:
             seed=args.seed,
             mock_config=args.mock_config,
         )
+        if options.mock_config is not None:
+            MockConfig.load(options.mock_config)
     except ValueError as exc:
         parser.error(str(exc))
     try:

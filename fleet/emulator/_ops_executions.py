@@ -11,6 +11,7 @@ from fleet.emulator import _arns
 from fleet.emulator._call import Call
 from fleet.emulator._errors import ApiError, validation
 from fleet.emulator._interpreter import Execution
+from fleet.emulator._mocks import MockConfigError
 from fleet.emulator._ops_resources import machine
 from fleet.emulator._pages import page
 
@@ -33,7 +34,10 @@ def start_execution(call: Call) -> Any:
     machine_arn, _, test_case = params["stateMachineArn"].partition("#")
     found = machine(call, machine_arn)
     if test_case:
-        mocks = runtime.mocks
+        try:
+            mocks = runtime.mocks
+        except MockConfigError as exc:
+            raise ApiError("ValidationException", str(exc)) from None
         if mocks is None or not mocks.has_case(found.name, test_case):
             raise ApiError(
                 "InvalidArn",

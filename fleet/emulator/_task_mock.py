@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fleet.emulator._history import DETAILS, dumps
-from fleet.emulator._mocks import Answer
+from fleet.emulator._mocks import Answer, MockConfigError
 from fleet.emulator._retry import RUNTIME, Failure
 from fleet.emulator._task_activity import error_details
 
@@ -31,14 +31,23 @@ def start(runner: Runner, state: State, effective: Any) -> None:
     execution = runner.execution
     invocation = execution.mock_calls.get(state.name, 0)
     execution.mock_calls[state.name] = invocation + 1
-    mocks, case = runner.runtime.mocks, execution.test_case
-    if mocks is None or case is None:
+    case = execution.test_case
+    try:
+        mocks = runner.runtime.mocks
+    except MockConfigError as exc:
+        mocks, case = None, None
+        broken: str | None = str(exc)
+    else:
+        broken = None
+    if broken is not None:
+        answer: Answer | str = broken
+    elif mocks is None or case is None:
         reason = (
             "no mock configuration is loaded (fleet emulator --mock-config FILE)"
             if mocks is None
             else "the execution names no test case (<stateMachineArn>#<TestCase>)"
         )
-        answer: Answer | str = (
+        answer = (
             f"The resource {state.resource} is not an activity and {reason}; the local endpoint "
             "does not call AWS services."
         )
