@@ -69,8 +69,11 @@ def _parse_top(raw: Any, problems: Problems) -> Definition | None:
     for name in raw:
         if name not in _TOP_FIELDS:
             problems.add("/", f"The field '{name}' is not supported by Step Functions")
-    if raw.get("QueryLanguage", "JSONPath") != "JSONPath":
-        problems.add("/QueryLanguage", f"Unsupported QueryLanguage {raw['QueryLanguage']!r}")
+    language = raw.get("QueryLanguage", "JSONPath")
+    if language not in ("JSONPath", "JSONata"):
+        problems.add("/QueryLanguage", "The value must be JSONPath or JSONata")
+    else:
+        problems.language = language
     graph = {k: v for k, v in raw.items() if k in _GRAPH_FIELDS}
     definition = parse_graph(graph, "", problems)
     if definition is not None and "TimeoutSeconds" in raw:

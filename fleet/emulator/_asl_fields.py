@@ -19,6 +19,8 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[str] = []
         self.found: list[tuple[str, str, str]] = []
+        self.language = "JSONPath"
+        """The definition's QueryLanguage: the default of every state that names none."""
         """The same problems as (code, message, location), for ValidateStateMachineDefinition."""
 
     def add(self, where: str, message: str, code: str = "SCHEMA_VALIDATION_FAILED") -> None:

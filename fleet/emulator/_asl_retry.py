@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleet.emulator._asl_fields import ROOT, Problems, path_field, seconds_field, template_field
+from fleet.emulator._asl_jsonata import template
 from fleet.emulator._retry import ALL, Catcher, Retrier
 
 __all__ = ["catchers", "retriers"]
@@ -82,12 +83,14 @@ def retriers(raw: Any, where: str, problems: Problems) -> list[Retrier]:
     return out
 
 
-def catchers(raw: Any, where: str, problems: Problems) -> list[Catcher]:
+def catchers(raw: Any, where: str, problems: Problems, jsonata: bool = False) -> list[Catcher]:
+    """The entries of `Catch`; a JSONata state's catchers have Output instead of ResultPath."""
     out, entries = [], _entries(raw, where, problems)
+    fields = ("ErrorEquals", "Next", "Comment", "Assign", "Output" if jsonata else "ResultPath")
     for index, entry in entries:
         at = f"{where}/{index}"
         for key in entry:
-            if key not in ("ErrorEquals", "Next", "ResultPath", "Comment", "Assign"):
+            if key not in fields:
                 problems.add(at, f"The field '{key}' is not supported by Step Functions")
         names = _error_names(
             entry.get("ErrorEquals"), f"{at}/ErrorEquals", index == len(raw) - 1, problems
@@ -96,7 +99,20 @@ def catchers(raw: Any, where: str, problems: Problems) -> list[Catcher]:
         if not isinstance(nxt, str):
             problems.add(at, "These fields are required: [Next]")
             continue
-        result_path = path_field(entry, "ResultPath", at, problems, ROOT, reference=True)
-        assign = template_field(entry, "Assign", at, problems)
-        out.append(Catcher(names, nxt, result_path, assign))
+        if jsonata:
+            catcher = Catcher(
+                names,
+                nxt,
+                ROOT,
+                template(entry, "Assign", at, problems),
+                template(entry, "Output", at, problems),
+            )
+        else:
+            catcher = Catcher(
+                names,
+                nxt,
+                path_field(entry, "ResultPath", at, problems, ROOT, reference=True),
+                template_field(entry, "Assign", at, problems),
+            )
+        out.append(catcher)
     return out

@@ -15,9 +15,18 @@ from fleet.emulator._asl_fields import (
     seconds_field,
     template_field,
 )
+from fleet.emulator._asl_jsonata import (
+    JSONATA_ONLY,
+    JSONPATH_ONLY,
+    parse_choice,
+    parse_common,
+    parse_fail,
+    parse_wait,
+)
 from fleet.emulator._asl_retry import catchers, retriers
 from fleet.emulator._choice import Predicate, RuleError, compile_rule
 from fleet.emulator._dataflow import Template, rfc3339
+from fleet.emulator._jsonata import JsonataTemplate
 from fleet.emulator._jsonpath import Path
 from fleet.emulator._retry import Catcher, Retrier
 
@@ -75,9 +84,6 @@ _FIELDS = {
 # Valid States Language fields that this endpoint does not implement.
 _KNOWN_UNSUPPORTED = frozenset(
     [
-        "Arguments",
-        "Output",
-        "QueryLanguage",
         "Credentials",
         "ItemReader",
         "ItemBatcher",
@@ -111,7 +117,7 @@ class State:
     result_path: Path | None = ROOT
     parameters: Template | None = None
     result_selector: Template | None = None
-    assign: Template | None = None
+    assign: Template | JsonataTemplate | None = None
     result: Any = None
     has_result: bool = False
     resource: str = ""
@@ -123,7 +129,8 @@ class State:
     heartbeat_path: Path | None = None
     retriers: tuple[Retrier, ...] = ()
     catchers: tuple[Catcher, ...] = ()
-    choices: tuple[tuple[Predicate, str, Template | None], ...] = ()
+    choices: tuple[tuple[Predicate, str, Any, Any], ...] = ()
+    """(rule, Next, Assign, Output) per Choice rule; Output only in JSONata."""
     default: str | None = None
     wait_field: str = ""
     wait_value: Any = None
@@ -134,13 +141,19 @@ class State:
     branches: tuple[Definition, ...] = ()
     processor: Definition | None = None
     items_path: Path | None = ROOT
-    item_selector: Template | None = None
+    item_selector: Template | JsonataTemplate | None = None
     max_concurrency: int = 0
     max_concurrency_path: Path | None = None
     tolerated_count: int | None = None
     tolerated_count_path: Path | None = None
     tolerated_percentage: float | None = None
     tolerated_percentage_path: Path | None = None
+    jsonata: bool = False
+    """Whether the state is written in JSONata rather than JSONPath."""
+    arguments: JsonataTemplate | None = None
+    output: JsonataTemplate | None = None
+    items: JsonataTemplate | None = None
+    fail_template: JsonataTemplate | None = None
 
 
 def parse_state(
@@ -159,9 +172,22 @@ def parse_state(
         else:
             problems.add(f"{where}/Type", f"Value is not a valid state type: {kind!r}")
         return None
-    allowed = _FIELDS[kind]
+    language = body.get("QueryLanguage", problems.language)
+    if language not in ("JSONPath", "JSONata"):
+        problems.add(f"{where}/QueryLanguage", "The value must be JSONPath or JSONata")
+    jsonata = language == "JSONata"
+    if jsonata:
+        allowed = {*_FIELDS[kind], *JSONATA_ONLY[kind]} - JSONPATH_ONLY
+    else:
+        allowed = set(_FIELDS[kind])
     for key in body:
-        if key in ("Type", "Comment") or key in allowed:
+        if key in ("Type", "Comment", "QueryLanguage") or key in allowed:
+            continue
+        if jsonata and key in JSONPATH_ONLY:
+            problems.add(where, f"The field '{key}' is not supported with QueryLanguage JSONata")
+            continue
+        if not jsonata and key in JSONATA_ONLY[kind]:
+            problems.add(where, f"The field '{key}' needs QueryLanguage JSONata")
             continue
         if key in _DISTRIBUTED_ONLY and kind == "Map":
             problems.add(
@@ -173,16 +199,19 @@ def parse_state(
             problems.add(where, f"Unsupported field '{key}' in a {kind} state")
         else:
             problems.add(where, f"The field '{key}' is not supported by Step Functions")
-    state = State(name=name, type=kind)
+    state = State(name=name, type=kind, jsonata=jsonata)
     _parse_transition(state, body, where, problems)
-    _parse_io(state, body, where, problems)
+    if jsonata:
+        parse_common(state, body, where, problems)
+    else:
+        _parse_io(state, body, where, problems)
+        if kind not in ("Succeed", "Fail"):
+            state.assign = template_field(body, "Assign", where, problems)
     if kind in ("Parallel", "Map"):
         _parse_errors(state, body, where, problems)
         (_parse_parallel if kind == "Parallel" else _parse_map)(state, body, where, problems, graph)
     else:
         _TYPE_PARSERS[kind](state, body, where, problems)
-    if kind not in ("Succeed", "Fail"):
-        state.assign = template_field(body, "Assign", where, problems)
     return state
 
 
@@ -247,7 +276,9 @@ def _parse_task(state: State, body: dict[str, Any], where: str, problems: Proble
 
 def _parse_errors(state: State, body: dict[str, Any], where: str, problems: Problems) -> None:
     state.retriers = tuple(retriers(body.get("Retry", []), f"{where}/Retry", problems))
-    state.catchers = tuple(catchers(body.get("Catch", []), f"{where}/Catch", problems))
+    state.catchers = tuple(
+        catchers(body.get("Catch", []), f"{where}/Catch", problems, jsonata=state.jsonata)
+    )
 
 
 def _parse_pass(state: State, body: dict[str, Any], where: str, problems: Problems) -> None:
@@ -256,6 +287,8 @@ def _parse_pass(state: State, body: dict[str, Any], where: str, problems: Proble
 
 
 def _parse_wait(state: State, body: dict[str, Any], where: str, problems: Problems) -> None:
+    if state.jsonata and parse_wait(state, body, where, problems):
+        return
     given = [k for k in ("Seconds", "SecondsPath", "Timestamp", "TimestampPath") if k in body]
     if len(given) != 1:
         problems.add(where, "Exactly one of Seconds, SecondsPath, Timestamp or TimestampPath")
@@ -276,6 +309,9 @@ def _parse_wait(state: State, body: dict[str, Any], where: str, problems: Proble
 
 
 def _parse_choice(state: State, body: dict[str, Any], where: str, problems: Problems) -> None:
+    if state.jsonata:
+        parse_choice(state, body, where, problems)
+        return
     rules = body.get("Choices")
     if not isinstance(rules, list) or not rules:
         problems.add(where, "These fields are required: [Choices] (a non-empty array)")
@@ -291,13 +327,16 @@ def _parse_choice(state: State, body: dict[str, Any], where: str, problems: Prob
             problems.add(f"{where}/Choices/{index}/Next", "The value must be a state name")
             continue
         assign = template_field(rule, "Assign", f"{where}/Choices/{index}", problems)
-        choices.append((predicate, rule["Next"], assign))
+        choices.append((predicate, rule["Next"], assign, None))
     state.choices = tuple(choices)
     default = body.get("Default")
     state.default = default if isinstance(default, str) else None
 
 
 def _parse_fail(state: State, body: dict[str, Any], where: str, problems: Problems) -> None:
+    if state.jsonata:
+        parse_fail(state, body, where, problems)
+        return
     for key in ("Error", "Cause"):
         if key in body and f"{key}Path" in body:
             problems.add(where, f"The fields '{key}' and '{key}Path' are mutually exclusive")
@@ -354,12 +393,16 @@ def _parse_map(
         problems.add(f"{where}/{key}/ProcessorConfig", "Mode must be INLINE or DISTRIBUTED")
     inner = {k: v for k, v in processor.items() if k != "ProcessorConfig"}
     state.processor = graph(inner, f"{where}/{key}", problems)
-    if "Parameters" in body and "ItemSelector" in body:
-        problems.add(where, "The fields 'Parameters' and 'ItemSelector' are mutually exclusive")
-    # Parameters is the older name of ItemSelector in a Map state.
-    state.item_selector = template_field(body, "ItemSelector", where, problems) or state.parameters
-    state.parameters = None
-    state.items_path = path_field(body, "ItemsPath", where, problems, ROOT, reference=True)
+    if state.jsonata:
+        state.items_path = ROOT
+    else:
+        if "Parameters" in body and "ItemSelector" in body:
+            problems.add(where, "The fields 'Parameters' and 'ItemSelector' are mutually exclusive")
+        # Parameters is the older name of ItemSelector in a Map state.
+        selector = template_field(body, "ItemSelector", where, problems)
+        state.item_selector = selector or state.parameters
+        state.parameters = None
+        state.items_path = path_field(body, "ItemsPath", where, problems, ROOT, reference=True)
     for fixed, path, kind in (
         ("MaxConcurrency", "MaxConcurrencyPath", "count"),
         ("ToleratedFailureCount", "ToleratedFailureCountPath", "count"),

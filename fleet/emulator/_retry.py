@@ -10,6 +10,7 @@ from fleet.emulator._jsonpath import Path
 
 if TYPE_CHECKING:
     from fleet.emulator._dataflow import Template
+    from fleet.emulator._jsonata import JsonataTemplate
 
 ALL = "States.ALL"
 TASK_FAILED = "States.TaskFailed"
@@ -84,7 +85,9 @@ class Catcher:
     errors: tuple[str, ...]
     next: str
     result_path: Path | None
-    assign: Template | None = None
+    assign: Template | JsonataTemplate | None = None
+    output: JsonataTemplate | None = None
+    """A JSONata catcher's Output (JSONPath catchers use `result_path`)."""
 
 
 def pick_retrier(retriers: tuple[Retrier, ...], failure: Failure) -> int | None:

@@ -18,8 +18,9 @@ from fleet._limits import MAX_PAYLOAD_BYTES
 from fleet.emulator import _state_map, _state_parallel, _task_activity, _task_mock
 from fleet.emulator._activities import ActivityTask
 from fleet.emulator._asl import Definition, State
-from fleet.emulator._dataflow import StateDataError, place, select, wait_target
+from fleet.emulator._dataflow import StateDataError, place, rfc3339, select, wait_target
 from fleet.emulator._history import DETAILS, dumps
+from fleet.emulator._jsonata import Expression, QueryEvaluationError
 from fleet.emulator._jsonpath import Path
 from fleet.emulator._retry import DATA_LIMIT, RUNTIME, Failure, pick_catcher, pick_retrier
 
@@ -223,8 +224,22 @@ class Runner:
             f"(entered at the event id #{self.entered_id}). {exc}",
         )
 
+    def states(self, data: Any, **more: Any) -> dict[str, Any]:
+        """`$states` of a JSONata expression: input, context, and result or errorOutput."""
+        return {"input": data, "context": self.context(), **more}
+
+    def jsonata_output(self, state: State, states: dict[str, Any], default: Any) -> Any:
+        """A JSONata state's Output (its default: `default`), its Assign applied."""
+        output = default if state.output is None else state.output.render(states, self)
+        self.assign(state.assign, states)
+        return output
+
     def effective(self, state: State, data: Any) -> Any:
-        """InputPath, then Parameters: the input the state works on."""
+        """The input the state works on: InputPath, then Parameters (JSONata: Arguments)."""
+        if state.jsonata:
+            if state.arguments is None:
+                return data
+            return state.arguments.render(self.states(data), self)
         value = select(state.input_path, data, self)
         if state.parameters is not None:
             value = state.parameters.render(value, self)
@@ -246,12 +261,16 @@ class Runner:
         assert state is not None
         self.timer = None
         try:
-            if state.result_selector is not None:
-                result = state.result_selector.render(result, self)
-                text = None
-            merged = place(state.result_path, self.state_input, result)
-            final = select(state.output_path, merged, self)
-            self.assign(state.assign, result)
+            if state.jsonata:
+                states = self.states(self.state_input, result=result)
+                final = self.jsonata_output(state, states, result)
+            else:
+                if state.result_selector is not None:
+                    result = state.result_selector.render(result, self)
+                    text = None
+                merged = place(state.result_path, self.state_input, result)
+                final = select(state.output_path, merged, self)
+                self.assign(state.assign, result)
             step = self.leave(state, final, text if final is result else None)
         except StateDataError as exc:
             self.state_failed(self.failure_of(exc))
@@ -280,9 +299,17 @@ class Runner:
         if catcher is None:
             self.fail_graph(failure)
             return
+        error_output = failure.as_output()
         try:
-            output = place(catcher.result_path, self.state_input, failure.as_output())
-            self.assign(catcher.assign, failure.as_output())
+            if state.jsonata:
+                states = self.states(self.state_input, errorOutput=error_output)
+                output = error_output
+                if catcher.output is not None:
+                    output = catcher.output.render(states, self)
+                self.assign(catcher.assign, states)
+            else:
+                output = place(catcher.result_path, self.state_input, error_output)
+                self.assign(catcher.assign, error_output)
             text = self.exited(state, output, None)
         except StateDataError as exc:
             self.fail_graph(self.failure_of(exc))
@@ -309,6 +336,9 @@ class Runner:
     # -- the simple states ----------------------------------------------------------------------
 
     def _pass(self, state: State, data: Any) -> Step:
+        if state.jsonata:
+            output = self.jsonata_output(state, self.states(data), data)
+            return self.leave(state, output, self.state_text if output is data else None)
         effective = self.effective(state, data)
         result = state.result if state.has_result else effective
         output = select(state.output_path, place(state.result_path, data, result), self)
@@ -316,6 +346,8 @@ class Runner:
         return self.leave(state, output, self.state_text if output is data else None)
 
     def _choice(self, state: State, data: Any) -> Step:
+        if state.jsonata:
+            return self._jsonata_choice(state, data)
         effective = select(state.input_path, data, self)
         chosen = next((c for c in state.choices if c[0](effective, self)), None)
         target = chosen[1] if chosen else state.default
@@ -336,11 +368,34 @@ class Runner:
             self.exited(state, output, self.state_text if output is data else None),
         )
 
+    def _jsonata_choice(self, state: State, data: Any) -> Step:
+        states = self.states(data)
+        chosen = next((c for c in state.choices if c[0](states, self)), None)
+        target = chosen[1] if chosen else state.default
+        if target is None:
+            self.fail_graph(
+                Failure("States.NoChoiceMatched", f"No Matches! in state '{state.name}'")
+            )
+            return None
+        output = data
+        template = chosen[3] if chosen and chosen[3] is not None else state.output
+        if template is not None:
+            output = template.render(states, self)
+        values = {}
+        for assign in (state.assign, chosen[2] if chosen else None):
+            if assign is not None:
+                values.update(assign.render(states, self))
+        self.variables.update(values)
+        text = self.exited(state, output, self.state_text if output is data else None)
+        return target, output, text
+
     def _wait(self, state: State, data: Any) -> Step:
-        effective = select(state.input_path, data, self)
+        effective = data if state.jsonata else select(state.input_path, data, self)
         value = state.wait_value
         if isinstance(value, Path):
             value = wait_target(value, effective, self, state.wait_field)
+        elif isinstance(value, Expression):
+            value = _wait_value(value.evaluate(self.states(data), self), state.wait_field)
         if isinstance(value, datetime):
             delay = self.runtime.real_seconds(max(0.0, value.timestamp() - time.time()))
             self.timer = self.runtime.loop.call_later(delay, self._waited, state, effective)
@@ -351,8 +406,11 @@ class Runner:
     def _waited(self, state: State, effective: Any) -> None:
         self.timer = None
         try:
-            output = select(state.output_path, effective, self)
-            self.assign(state.assign, effective)
+            if state.jsonata:
+                output = self.jsonata_output(state, self.states(effective), effective)
+            else:
+                output = select(state.output_path, effective, self)
+                self.assign(state.assign, effective)
             step = self.leave(state, output, None)
         except StateDataError as exc:
             self.state_failed(self.failure_of(exc))
@@ -361,12 +419,20 @@ class Runner:
             self.run(*step)
 
     def _succeed(self, state: State, data: Any) -> Step:
+        if state.jsonata:
+            output = self.jsonata_output(state, self.states(data), data)
+            return self.leave(state, output, self.state_text if output is data else None)
         effective = select(state.input_path, data, self)
         output = select(state.output_path, effective, self)
         return self.leave(state, output, self.state_text if output is data else None)
 
     def _fail(self, state: State, data: Any) -> Step:
         error, cause = state.error, state.cause
+        if state.fail_template is not None:
+            values = state.fail_template.render(self.states(data), self)
+            error, cause = values.get("Error"), values.get("Cause")
+            if not all(v is None or isinstance(v, str) for v in (error, cause)):
+                raise QueryEvaluationError("The Error and Cause of a Fail state must be strings")
         if state.error_path is not None:
             value = select(state.error_path, data, self)
             error = value if isinstance(value, str) else dumps(value)
@@ -395,6 +461,21 @@ class Runner:
     ) -> None:
         """SendTaskFailure or a timeout of this runner's task."""
         _task_activity.failed(self, task, failure, event)
+
+
+def _wait_value(value: Any, field: str) -> float | datetime:
+    if field == "Seconds":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise QueryEvaluationError(
+                f"The Seconds of a Wait state must be a number >= 0: {value!r}"
+            )
+        return float(value)
+    stamp = rfc3339(value)
+    if stamp is None:
+        raise QueryEvaluationError(
+            f"The Timestamp of a Wait state must be an RFC 3339 timestamp with a zone: {value!r}"
+        )
+    return stamp
 
 
 def iso(timestamp: float) -> str:

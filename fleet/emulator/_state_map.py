@@ -75,10 +75,18 @@ def _number(runner: Runner, fixed: Any, path: Path | None, data: Any, kind: str)
 
 def start(runner: Runner, state: State, effective: Any) -> None:
     """MapStateStarted, then the iterations. Raises StateDataError for a bad ItemsPath."""
-    items = select(state.items_path, effective, runner)
+    if state.jsonata:
+        states = runner.states(effective)
+        items = effective if state.items is None else state.items.render(states, runner)
+    else:
+        items = select(state.items_path, effective, runner)
     if not isinstance(items, list):
-        where = state.items_path.text if state.items_path else "$"
-        raise StateDataError(f"The ItemsPath '{where}' of a Map state must select an array")
+        where = (
+            "Items"
+            if state.jsonata
+            else f"ItemsPath '{state.items_path.text if state.items_path else '$'}'"
+        )
+        raise StateDataError(f"The {where} of a Map state must select an array")
     limit = int(
         _number(runner, state.max_concurrency, state.max_concurrency_path, effective, "count")
     )
@@ -88,10 +96,14 @@ def start(runner: Runner, state: State, effective: Any) -> None:
     )
     inputs = []
     for index, item in enumerate(items):
+        env = _ItemEnv(runner, index, item)
         if state.item_selector is None:
             inputs.append(item)
+        elif state.jsonata:
+            states = {"input": effective, "context": env.context()}
+            inputs.append(state.item_selector.render(states, env))
         else:
-            inputs.append(state.item_selector.render(effective, _ItemEnv(runner, index, item)))
+            inputs.append(state.item_selector.render(effective, env))
     runner.history.add("MapStateStarted", {"length": len(items)})
     progress = _Iterations(inputs, limit, (count, percent))
     runner.scratch = progress

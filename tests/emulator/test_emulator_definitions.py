@@ -158,10 +158,10 @@ async def _refused(sfn: Any, definition: Any) -> str:
         (
             {
                 "StartAt": "A",
-                "QueryLanguage": "JSONata",
+                "QueryLanguage": "XPath",
                 "States": {"A": {"Type": "Pass", "End": True}},
             },
-            "SCHEMA_VALIDATION_FAILED: Unsupported QueryLanguage 'JSONata' at /QueryLanguage",
+            "SCHEMA_VALIDATION_FAILED: The value must be JSONPath or JSONata at /QueryLanguage",
         ),
         (
             {
