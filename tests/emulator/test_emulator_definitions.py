@@ -133,9 +133,9 @@ async def _refused(sfn: Any, definition: Any) -> str:
             "/States/T/Parameters",
         ),
         (
-            {"StartAt": "T", "States": {"T": _task(InputPath="$..deep")}},
-            "SCHEMA_VALIDATION_FAILED: Unsupported JSONPath deep scan '..' in '$..deep' at "
-            "/States/T/InputPath",
+            {"StartAt": "T", "States": {"T": _task(ResultPath="$..deep")}},
+            "SCHEMA_VALIDATION_FAILED: The path '$..deep' must be a reference path (no "
+            "wildcards, filters, slices, unions or deep scans) at /States/T/ResultPath",
         ),
         (
             {
