@@ -17,7 +17,14 @@ def dumps(value: Any) -> str:
 
 
 # Members of event details that carry execution data, dropped for includeExecutionData=false.
-_DATA = ("input", "output", "inputDetails", "outputDetails")
+_DATA = (
+    "input",
+    "output",
+    "inputDetails",
+    "outputDetails",
+    "assignedVariables",
+    "assignedVariablesDetails",
+)
 
 
 @functools.cache

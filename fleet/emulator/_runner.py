@@ -55,6 +55,7 @@ class Runner:
     """Runs states of one graph until it ends, then reports success or failure to its owner."""
 
     __slots__ = (
+        "assigned",
         "attempts",
         "children",
         "closed",
@@ -103,6 +104,8 @@ class Runner:
         self.timer: asyncio.Handle | None = None
         self.task: ActivityTask | None = None
         self.children: list[Runner] = []
+        self.assigned: dict[str, Any] = {}
+        """Variables the current state assigned, for its StateExited event."""
         self.scratch: Any = None
         """What a waiting Parallel or Map state keeps between its children's reports."""
 
@@ -178,6 +181,7 @@ class Runner:
         self.state, self.state_input, self.state_text = state, data, text
         self.retry_count = 0
         self.attempts = []
+        self.assigned = {}
         self.entered_time = time.time()
         previous = 0 if len(self.history) == 1 else None
         self.entered_id = self.history.add(
@@ -201,6 +205,9 @@ class Runner:
                 "maximum number of bytes service limit."
             )
         details: dict[str, Any] = {"name": state.name, "output": text, "outputDetails": DETAILS}
+        if self.assigned:
+            details["assignedVariables"] = {k: dumps(v) for k, v in self.assigned.items()}
+            details["assignedVariablesDetails"] = DETAILS
         self.history.add(f"{state.type}StateExited", details)
         return text
 
@@ -214,15 +221,22 @@ class Runner:
         return state.next, output, text
 
     def failure_of(self, exc: StateDataError) -> Failure:
-        """The failure a data-processing error stands for, its cause worded as AWS words it."""
+        """The failure a data-processing error stands for, its cause worded as AWS words it.
+
+        A failed JSONata expression is also recorded as an EvaluationFailed event.
+        """
         if isinstance(exc, DataLimitExceeded):
             return Failure(exc.error, str(exc))
         name = self.state.name if self.state else ""
-        return Failure(
-            exc.error,
+        cause = (
             f"An error occurred while executing the state '{name}' "
-            f"(entered at the event id #{self.entered_id}). {exc}",
+            f"(entered at the event id #{self.entered_id}). {exc}"
         )
+        if isinstance(exc, QueryEvaluationError):
+            self.history.add(
+                "EvaluationFailed", {"error": exc.error, "cause": cause, "state": name}
+            )
+        return Failure(exc.error, cause)
 
     def states(self, data: Any, **more: Any) -> dict[str, Any]:
         """`$states` of a JSONata expression: input, context, and result or errorOutput."""
@@ -248,7 +262,13 @@ class Runner:
     def assign(self, template: Any, value: Any) -> None:
         """Evaluate an Assign block against `value`, then set every variable at once."""
         if template is not None:
-            self.variables.update(template.render(value, self))
+            self.set_variables(template.render(value, self))
+
+    def set_variables(self, values: dict[str, Any]) -> None:
+        """Set workflow variables; the state's StateExited event lists them."""
+        if values:
+            self.variables.update(values)
+            self.assigned.update(values)
 
     # -- results and failures of waiting states -----------------------------------------------
 
@@ -361,7 +381,7 @@ class Runner:
         for template in (state.assign, chosen[2] if chosen else None):
             if template is not None:
                 values.update(template.render(effective, self))
-        self.variables.update(values)
+        self.set_variables(values)
         return (
             target,
             output,
@@ -385,7 +405,7 @@ class Runner:
         for assign in (state.assign, chosen[2] if chosen else None):
             if assign is not None:
                 values.update(assign.render(states, self))
-        self.variables.update(values)
+        self.set_variables(values)
         text = self.exited(state, output, self.state_text if output is data else None)
         return target, output, text
 

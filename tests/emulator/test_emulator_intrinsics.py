@@ -198,7 +198,7 @@ async def test_variables_are_assigned_and_read_by_later_states(sfn: Any) -> None
             },
         },
     }
-    described, _ = await _run(sfn, definition, {"in": 1})
+    described, arn = await _run(sfn, definition, {"in": 1})
     assert json.loads(described["output"]) == {
         "total": 5,
         "label": "fixed",
@@ -206,6 +206,15 @@ async def test_variables_are_assigned_and_read_by_later_states(sfn: Any) -> None
         "big": True,
         "sum": 6,
     }
+    exited = [e["stateExitedEventDetails"] for e in await events(sfn, arn) if "Exited" in e["type"]]
+    assert exited[0]["assignedVariables"] == {
+        "total": "5",
+        "label": '"fixed"',
+        "copy": '"Remember"',
+    }
+    assert exited[0]["assignedVariablesDetails"] == {"truncated": False}
+    assert exited[1]["assignedVariables"] == {"big": "true"}
+    assert "assignedVariables" not in exited[2]
 
 
 async def test_branches_read_outer_variables_but_keep_their_own(sfn: Any) -> None:

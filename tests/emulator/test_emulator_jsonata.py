@@ -176,9 +176,19 @@ async def test_a_failing_expression_is_a_query_evaluation_error(sfn: Any) -> Non
         "StartAt": "P",
         "States": {"P": {"Type": "Pass", "Output": "{% $number('not a number') %}", "End": True}},
     }
-    described = await wait_closed(sfn, await _start(sfn, definition, {}))
+    arn = await _start(sfn, definition, {})
+    described = await wait_closed(sfn, arn)
     assert described["error"] == "States.QueryEvaluationError"
     assert "An error occurred while executing the state 'P'" in described["cause"]
+    history = (await sfn.get_execution_history(executionArn=arn))["events"]
+    assert [e["type"] for e in history] == [
+        "ExecutionStarted",
+        "PassStateEntered",
+        "EvaluationFailed",
+        "ExecutionFailed",
+    ]
+    failed = history[2]["evaluationFailedEventDetails"]
+    assert (failed["error"], failed["state"]) == ("States.QueryEvaluationError", "P")
 
 
 @pytest.mark.parametrize(
