@@ -85,8 +85,18 @@ def list_activities(call: Call) -> Any:
     return out
 
 
+def _no_versions(params: dict[str, Any]) -> None:
+    # Versions and aliases are not kept: say so rather than answer without a version ARN.
+    if params.get("publish"):
+        raise ApiError(
+            "ValidationException",
+            "publish: state machine versions and aliases are not supported by the local endpoint",
+        )
+
+
 def create_state_machine(call: Call) -> Any:
     params = call.params
+    _no_versions(params)
     name, text, role = params["name"], params["definition"], params["roleArn"]
     _arns.check_name(name)
     _arns.check_role(role)
@@ -206,6 +216,7 @@ def validate_state_machine_definition(call: Call) -> Any:
 
 def update_state_machine(call: Call) -> Any:
     params = call.params
+    _no_versions(params)
     found = machine(call, params["stateMachineArn"])
     text, role = params.get("definition"), params.get("roleArn")
     if (

@@ -149,6 +149,34 @@ async def test_invocation_numbers_let_retries_fail_then_succeed(sfn: Any) -> Non
 
 
 @pytest.mark.usefixtures("mock_file")
+async def test_a_retried_parallel_state_runs_its_branches_again(sfn: Any) -> None:
+    definition = {
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Parallel",
+                "Branches": [
+                    {
+                        "StartAt": "Check",
+                        "States": {"Check": {"Type": "Task", "Resource": LAMBDA, "End": True}},
+                    }
+                ],
+                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+                "End": True,
+            }
+        },
+    }
+    machine = await create_machine(sfn, definition, name="orders")
+    arn = (await sfn.start_execution(stateMachineArn=f"{machine}#RetryPath"))["executionArn"]
+    described = await wait_closed(sfn, arn)
+    assert json.loads(described["output"]) == [{"StatusCode": 200, "Payload": {"ok": "late"}}]
+    types = [e["type"] for e in await events(sfn, arn)]
+    assert types.count("ParallelStateStarted") == 3
+    assert types.count("ParallelStateFailed") == 2
+    assert types.count("ParallelStateSucceeded") == 1
+
+
+@pytest.mark.usefixtures("mock_file")
 async def test_a_thrown_error_fails_the_execution(sfn: Any) -> None:
     _activity, arn = await _start(sfn, "FailPath")
     described = await wait_closed(sfn, arn)

@@ -285,3 +285,11 @@ def test_every_operation_through_the_aws_cli(emulator_thread: ThreadedEmulator) 
     assert "redriveDate" in _aws(emu, "redrive-execution", "--execution-arn", arn)
     again = _aws(emu, "describe-execution", "--execution-arn", arn)
     assert (again["status"], again["redriveCount"]) == ("FAILED", 1)
+
+
+async def test_publishing_versions_is_refused_clearly(sfn: Any) -> None:
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    with pytest.raises(ClientError) as caught:
+        await sfn.create_state_machine(name="m", definition=definition, roleArn=ROLE, publish=True)
+    assert code_of(caught.value) == "ValidationException"
+    assert "versions and aliases are not supported" in caught.value.response["Error"]["Message"]

@@ -259,6 +259,20 @@ async def test_beyond_the_tolerated_percentage_the_map_fails(sfn: Any) -> None:
     )
 
 
+async def test_limits_can_come_from_the_input(sfn: Any) -> None:
+    fields = {
+        "ItemsPath": "$.items",
+        "ToleratedFailureCountPath": "$.tolerate",
+        "MaxConcurrencyPath": "$.at_once",
+    }
+    payload = {"items": [1, 0, 2], "tolerate": 1, "at_once": 2}
+    described, _ = await _run(sfn, _failing_map(**fields), payload)
+    assert json.loads(described["output"]) == [1, {"Error": "Zero"}, 2]
+    described, _ = await _run(sfn, _failing_map(**fields), {**payload, "tolerate": -1})
+    assert described["error"] == "States.Runtime"
+    assert "$.tolerate" in described["cause"]
+
+
 async def test_items_path_must_select_an_array(sfn: Any) -> None:
     described, _ = await _run(sfn, _failing_map(ItemsPath="$.x"), {"x": 5})
     assert described["error"] == "States.Runtime"
