@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fleet._limits import MAX_PAYLOAD_BYTES
-from fleet.emulator import _state_map, _state_parallel, _task_activity, _task_mock
+from fleet.emulator import (
+    _state_basic,
+    _state_map,
+    _state_parallel,
+    _task_activity,
+    _task_mock,
+)
 from fleet.emulator._activities import ActivityTask
 from fleet.emulator._asl import Definition, State
-from fleet.emulator._dataflow import StateDataError, place, rfc3339, select, wait_target
+from fleet.emulator._dataflow import StateDataError, place, select
 from fleet.emulator._history import DETAILS, dumps
-from fleet.emulator._jsonata import Expression, QueryEvaluationError
-from fleet.emulator._jsonpath import Path
+from fleet.emulator._jsonata import QueryEvaluationError
 from fleet.emulator._retry import DATA_LIMIT, RUNTIME, Failure, pick_catcher, pick_retrier
 
 if TYPE_CHECKING:
@@ -353,115 +358,6 @@ class Runner:
         except StateDataError as exc:
             self.state_failed(self.failure_of(exc))
 
-    # -- the simple states ----------------------------------------------------------------------
-
-    def _pass(self, state: State, data: Any) -> Step:
-        if state.jsonata:
-            output = self.jsonata_output(state, self.states(data), data)
-            return self.leave(state, output, self.state_text if output is data else None)
-        effective = self.effective(state, data)
-        result = state.result if state.has_result else effective
-        output = select(state.output_path, place(state.result_path, data, result), self)
-        self.assign(state.assign, result)
-        return self.leave(state, output, self.state_text if output is data else None)
-
-    def _choice(self, state: State, data: Any) -> Step:
-        if state.jsonata:
-            return self._jsonata_choice(state, data)
-        effective = select(state.input_path, data, self)
-        chosen = next((c for c in state.choices if c[0](effective, self)), None)
-        target = chosen[1] if chosen else state.default
-        if target is None:
-            self.fail_graph(
-                Failure("States.NoChoiceMatched", f"No Matches! in state '{state.name}'")
-            )
-            return None
-        output = select(state.output_path, effective, self)
-        values = {}
-        for template in (state.assign, chosen[2] if chosen else None):
-            if template is not None:
-                values.update(template.render(effective, self))
-        self.set_variables(values)
-        return (
-            target,
-            output,
-            self.exited(state, output, self.state_text if output is data else None),
-        )
-
-    def _jsonata_choice(self, state: State, data: Any) -> Step:
-        states = self.states(data)
-        chosen = next((c for c in state.choices if c[0](states, self)), None)
-        target = chosen[1] if chosen else state.default
-        if target is None:
-            self.fail_graph(
-                Failure("States.NoChoiceMatched", f"No Matches! in state '{state.name}'")
-            )
-            return None
-        output = data
-        template = chosen[3] if chosen and chosen[3] is not None else state.output
-        if template is not None:
-            output = template.render(states, self)
-        values = {}
-        for assign in (state.assign, chosen[2] if chosen else None):
-            if assign is not None:
-                values.update(assign.render(states, self))
-        self.set_variables(values)
-        text = self.exited(state, output, self.state_text if output is data else None)
-        return target, output, text
-
-    def _wait(self, state: State, data: Any) -> Step:
-        effective = data if state.jsonata else select(state.input_path, data, self)
-        value = state.wait_value
-        if isinstance(value, Path):
-            value = wait_target(value, effective, self, state.wait_field)
-        elif isinstance(value, Expression):
-            value = _wait_value(value.evaluate(self.states(data), self), state.wait_field)
-        if isinstance(value, datetime):
-            delay = self.runtime.real_seconds(max(0.0, value.timestamp() - time.time()))
-            self.timer = self.runtime.loop.call_later(delay, self._waited, state, effective)
-        else:
-            self.timer = self.runtime.later(value, self._waited, state, effective)
-        return None
-
-    def _waited(self, state: State, effective: Any) -> None:
-        self.timer = None
-        try:
-            if state.jsonata:
-                output = self.jsonata_output(state, self.states(effective), effective)
-            else:
-                output = select(state.output_path, effective, self)
-                self.assign(state.assign, effective)
-            step = self.leave(state, output, None)
-        except StateDataError as exc:
-            self.state_failed(self.failure_of(exc))
-            return
-        if step is not None:
-            self.run(*step)
-
-    def _succeed(self, state: State, data: Any) -> Step:
-        if state.jsonata:
-            output = self.jsonata_output(state, self.states(data), data)
-            return self.leave(state, output, self.state_text if output is data else None)
-        effective = select(state.input_path, data, self)
-        output = select(state.output_path, effective, self)
-        return self.leave(state, output, self.state_text if output is data else None)
-
-    def _fail(self, state: State, data: Any) -> Step:
-        error, cause = state.error, state.cause
-        if state.fail_template is not None:
-            values = state.fail_template.render(self.states(data), self)
-            error, cause = values.get("Error"), values.get("Cause")
-            if not all(v is None or isinstance(v, str) for v in (error, cause)):
-                raise QueryEvaluationError("The Error and Cause of a Fail state must be strings")
-        if state.error_path is not None:
-            value = select(state.error_path, data, self)
-            error = value if isinstance(value, str) else dumps(value)
-        if state.cause_path is not None:
-            value = select(state.cause_path, data, self)
-            cause = value if isinstance(value, str) else dumps(value)
-        self.fail_graph(Failure(error, cause))
-        return None
-
     def _waiting(self, state: State, data: Any) -> Step:
         self.attempt()
         return None
@@ -483,25 +379,8 @@ class Runner:
         _task_activity.failed(self, task, failure, event)
 
 
-def _wait_value(value: Any, field: str) -> float | datetime:
-    if field == "Seconds":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise QueryEvaluationError(
-                f"The Seconds of a Wait state must be a number >= 0: {value!r}"
-            )
-        return float(value)
-    stamp = rfc3339(value)
-    if stamp is None:
-        raise QueryEvaluationError(
-            f"The Timestamp of a Wait state must be an RFC 3339 timestamp with a zone: {value!r}"
-        )
-    return stamp
-
-
 def iso(timestamp: float) -> str:
     """An epoch timestamp as the context object shows it (`2024-01-01T00:00:00.000Z`)."""
-    from datetime import UTC
-
     text = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
 
@@ -517,11 +396,11 @@ _STEPS: dict[str, Callable[[Runner, State, Any], Step]] = {
     "Task": Runner._waiting,
     "Parallel": Runner._waiting,
     "Map": Runner._waiting,
-    "Pass": Runner._pass,
-    "Wait": Runner._wait,
-    "Choice": Runner._choice,
-    "Succeed": Runner._succeed,
-    "Fail": Runner._fail,
+    "Pass": _state_basic.pass_,
+    "Wait": _state_basic.wait,
+    "Choice": _state_basic.choice,
+    "Succeed": _state_basic.succeed,
+    "Fail": _state_basic.fail,
 }
 # The work of the states that wait for others; each kind lives in its own module.
 _ACTIONS: dict[str, Callable[[Runner, State, Any], None]] = {

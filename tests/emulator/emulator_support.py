@@ -9,13 +9,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
+from support.sigv4 import DUMMY_AUTHORIZATION
 
 ROLE = "arn:aws:iam::123456789012:role/test-role"
 #: A well-formed SigV4 Authorization header (the endpoint checks its form, not the signature).
-SIGNED = (
-    "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/states/aws4_request, "
-    "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64
-)
+SIGNED = DUMMY_AUTHORIZATION
 
 
 def task_definition(activity_arn: str, **task: Any) -> str:
