@@ -302,3 +302,32 @@ async def test_distributed_map_is_refused_clearly(
     message = caught.value.response["Error"]["Message"]
     assert "DISTRIBUTED" in message
     assert "not supported by the local endpoint" in message
+
+
+async def test_stopping_an_execution_closes_every_iteration_task(
+    sfn: Any, emulator: Emulator
+) -> None:
+    activity = (await sfn.create_activity(name="work"))["activityArn"]
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "StartAt": "T",
+                    "States": {"T": {"Type": "Task", "Resource": activity, "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    machine = await create_machine(sfn, definition)
+    arn = (await sfn.start_execution(stateMachineArn=machine, input="[1, 2]"))["executionArn"]
+    tasks = [await sfn.get_activity_task(activityArn=activity) for _ in range(2)]
+    await sfn.stop_execution(executionArn=arn, error="Stop")
+    for task in tasks:
+        with pytest.raises(ClientError) as caught:
+            await sfn.send_task_success(taskToken=task["taskToken"], output="1")
+        assert code_of(caught.value) == "TaskTimedOut"
+    assert emulator.snapshot()["tasks_open"] == 0
+    assert (await wait_closed(sfn, arn))["status"] == "ABORTED"
