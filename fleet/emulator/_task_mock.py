@@ -63,6 +63,14 @@ def start(runner: Runner, state: State, effective: Any) -> None:
         )
         return
     kind, name = resource_parts(state.resource)
+    if kind == "lambda" and ":function:" in state.resource:
+        # A Lambda function ARN as the resource (the older integration): Lambda* events.
+        text = dumps(effective)
+        details = {"resource": state.resource, "input": text, "inputDetails": DETAILS}
+        runner.history.add("LambdaFunctionScheduled", details)
+        runner.history.add("LambdaFunctionStarted", None)
+        runner.timer = runner.runtime.loop.call_soon(_answer_lambda, runner, answer)
+        return
     region = execution.arn.split(":")[3]
     runner.history.add(
         "TaskScheduled",
@@ -84,4 +92,16 @@ def _answer(runner: Runner, kind: str, name: str, answer: Answer) -> None:
         "TaskSucceeded",
         {"resourceType": kind, "resource": name, "output": text, "outputDetails": DETAILS},
     )
+    runner.complete(answer.output, text)
+
+
+def _answer_lambda(runner: Runner, answer: Answer) -> None:
+    runner.timer = None
+    if answer.throws:
+        details = error_details(answer.error, answer.cause)
+        runner.history.add("LambdaFunctionFailed", details)
+        runner.state_failed(Failure(answer.error, answer.cause))
+        return
+    text = dumps(answer.output)
+    runner.history.add("LambdaFunctionSucceeded", {"output": text, "outputDetails": DETAILS})
     runner.complete(answer.output, text)

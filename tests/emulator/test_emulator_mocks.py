@@ -177,6 +177,42 @@ async def test_a_retried_parallel_state_runs_its_branches_again(sfn: Any) -> Non
 
 
 @pytest.mark.usefixtures("mock_file")
+async def test_a_lambda_function_arn_records_lambda_events(sfn: Any) -> None:
+    function = "arn:aws:lambda:us-east-1:123456789012:function:check"
+    definition = {
+        "StartAt": "Check",
+        "States": {
+            "Check": {
+                "Type": "Task",
+                "Resource": function,
+                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1}],
+                "End": True,
+            }
+        },
+    }
+    machine = await create_machine(sfn, definition, name="orders")
+    arn = (await sfn.start_execution(stateMachineArn=f"{machine}#RetryPath", input='{"a": 1}'))[
+        "executionArn"
+    ]
+    described = await wait_closed(sfn, arn)
+    assert json.loads(described["output"]) == {"StatusCode": 200, "Payload": {"ok": "late"}}
+    history = await events(sfn, arn)
+    assert [e["type"] for e in history][1:6] == [
+        "TaskStateEntered",
+        "LambdaFunctionScheduled",
+        "LambdaFunctionStarted",
+        "LambdaFunctionFailed",
+        "LambdaFunctionScheduled",
+    ]
+    scheduled = history[2]["lambdaFunctionScheduledEventDetails"]
+    assert (scheduled["resource"], scheduled["input"]) == (function, '{"a":1}')
+    assert history[4]["lambdaFunctionFailedEventDetails"] == {
+        "error": "Lambda.ServiceException",
+        "cause": "busy",
+    }
+
+
+@pytest.mark.usefixtures("mock_file")
 async def test_a_thrown_error_fails_the_execution(sfn: Any) -> None:
     _activity, arn = await _start(sfn, "FailPath")
     described = await wait_closed(sfn, arn)
