@@ -133,10 +133,7 @@ class Execution:
         return None
 
     def redrive(self) -> None:
-        """Run again from the state that failed, with the input it had; variables are kept."""
-        failed = self.root
-        state = failed.state
-        assert state is not None
+        """Go on from the state that did not finish, with its input; variables are kept."""
         self.status = "RUNNING"
         self.stopped = None
         self.output = self.error = self.cause = None
@@ -146,8 +143,7 @@ class Execution:
         self.history.add("ExecutionRedriven", {"redriveCount": self.redrive_count})
         self.runtime.running.add(self)
         self.machine.running += 1
-        self.root = Runner(self, self.definition, failed.variables, self._succeed, self._failed)
-        self.root.run(state.name, failed.state_input, failed.state_text)
+        self.root.redrive()
 
     def _expired(self) -> None:
         self.deadline_timer = None

@@ -144,6 +144,22 @@ class Runner:
         self.children.append(child)
         return child
 
+    def redrive(self) -> None:
+        """Go on after a failure or a stop: run again the state that did not finish.
+
+        A Parallel or Map state runs again only its branches and iterations that did not
+        succeed, as AWS redrives them; everything that succeeded keeps its result.
+        """
+        state = self.state
+        assert state is not None
+        self.closed = False
+        progress = self.scratch
+        # `scratch` holds the progress of the last Parallel or Map state this runner ran.
+        if progress is not None and progress.state is state:
+            _RESUMES[state.type](self, state, progress)
+        else:
+            self.run(state.name, self.state_input, self.state_text)
+
     def stop(self) -> None:
         """Stop at once: timers cancelled, an open task closed, children stopped."""
         self.closed = True
@@ -187,6 +203,7 @@ class Runner:
         self.retry_count = 0
         self.attempts = []
         self.assigned = {}
+        self.scratch = None
         self.entered_time = time.time()
         previous = 0 if len(self.history) == 1 else None
         self.entered_id = self.history.add(
@@ -401,6 +418,11 @@ _STEPS: dict[str, Callable[[Runner, State, Any], Step]] = {
     "Choice": _state_basic.choice,
     "Succeed": _state_basic.succeed,
     "Fail": _state_basic.fail,
+}
+# How a redriven Parallel or Map state picks up its unfinished branches or iterations.
+_RESUMES: dict[str, Callable[[Runner, State, Any], None]] = {
+    "Parallel": _state_parallel.resume,
+    "Map": _state_map.resume,
 }
 # The work of the states that wait for others; each kind lives in its own module.
 _ACTIONS: dict[str, Callable[[Runner, State, Any], None]] = {

@@ -40,9 +40,34 @@ class _ItemEnv:
 
 
 class _Iterations:
-    __slots__ = ("failed", "inputs", "left", "limit", "results", "running", "tolerance", "waiting")
+    """The iterations of one run of a Map state; kept after a failure for a redrive."""
 
-    def __init__(self, inputs: list[Any], limit: int, tolerance: tuple[int | None, float | None]):
+    __slots__ = (
+        "failed",
+        "inputs",
+        "left",
+        "limit",
+        "open",
+        "results",
+        "runners",
+        "running",
+        "state",
+        "succeeded",
+        "tolerance",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        state: State,
+        inputs: list[Any],
+        limit: int,
+        tolerance: tuple[int | None, float | None],
+    ) -> None:
+        self.state = state
+        self.open = True
+        self.runners: dict[int, Runner] = {}
+        self.succeeded: set[int] = set()
         self.inputs = inputs
         self.results: list[Any] = [None] * len(inputs)
         self.waiting = deque(range(len(inputs)))
@@ -105,7 +130,7 @@ def start(runner: Runner, state: State, effective: Any) -> None:
         else:
             inputs.append(state.item_selector.render(effective, env))
     runner.history.add("MapStateStarted", {"length": len(items)})
-    progress = _Iterations(inputs, limit, (count, percent))
+    progress = _Iterations(state, inputs, limit, (count, percent))
     runner.scratch = progress
     if not inputs:
         _finish(runner, progress)
@@ -124,17 +149,34 @@ def _fill(runner: Runner, state: State, progress: _Iterations) -> None:
             functools.partial(_done, runner, state, progress, index),
             functools.partial(_failed, runner, state, progress, index),
         )
-        progress.running[index] = child
+        progress.running[index] = progress.runners[index] = child
         runner.history.add("MapIterationStarted", {"name": state.name, "index": index})
         loop.call_soon(child.start, progress.inputs[index], None)
+
+
+def resume(runner: Runner, state: State, progress: Any) -> None:
+    """Redrive: run again only the iterations that failed or were stopped, then the rest."""
+    assert isinstance(progress, _Iterations)
+    progress.open = True
+    progress.failed = 0
+    progress.running = {}
+    loop = runner.runtime.loop
+    for index, child in sorted(progress.runners.items()):
+        if index not in progress.succeeded:
+            runner.children.append(child)
+            progress.running[index] = child
+            runner.history.add("MapIterationStarted", {"name": state.name, "index": index})
+            loop.call_soon(child.redrive)
+    _fill(runner, state, progress)
 
 
 def _done(
     runner: Runner, state: State, progress: _Iterations, index: int, output: Any, text: Any
 ) -> None:
-    if runner.scratch is not progress or runner.closed:
+    if not progress.open or runner.closed:
         return
     runner.history.add("MapIterationSucceeded", {"name": state.name, "index": index})
+    progress.succeeded.add(index)
     progress.results[index] = output
     _next(runner, state, progress, index)
 
@@ -142,14 +184,14 @@ def _done(
 def _failed(
     runner: Runner, state: State, progress: _Iterations, index: int, failure: Failure
 ) -> None:
-    if runner.scratch is not progress or runner.closed:
+    if not progress.open or runner.closed:
         return
     runner.history.add("MapIterationFailed", {"name": state.name, "index": index})
     progress.failed += 1
     progress.results[index] = failure.as_output()
     if progress.over_tolerance():
         progress.running.pop(index, None)
-        runner.scratch = None
+        progress.open = False
         for other, child in sorted(progress.running.items()):
             child.stop()
             runner.history.add("MapIterationAborted", {"name": state.name, "index": other})
@@ -173,6 +215,7 @@ def _next(runner: Runner, state: State, progress: _Iterations, index: int) -> No
 
 
 def _finish(runner: Runner, progress: _Iterations) -> None:
+    progress.open = False
     runner.scratch = None
     runner.history.add("MapStateSucceeded", None)
     runner.complete(progress.results, None)

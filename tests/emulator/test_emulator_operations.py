@@ -293,3 +293,59 @@ async def test_publishing_versions_is_refused_clearly(sfn: Any) -> None:
         await sfn.create_state_machine(name="m", definition=definition, roleArn=ROLE, publish=True)
     assert code_of(caught.value) == "ValidationException"
     assert "versions and aliases are not supported" in caught.value.response["Error"]["Message"]
+
+
+def _fan(activity: str, kind: str) -> dict[str, Any]:
+    task = {"Type": "Task", "Resource": activity, "End": True}
+    if kind == "Parallel":
+        state: dict[str, Any] = {
+            "Type": "Parallel",
+            "Branches": [
+                {"StartAt": "A", "States": {"A": {**task, "Parameters": {"n": 0}}}},
+                {"StartAt": "B", "States": {"B": {**task, "Parameters": {"n": 1}}}},
+                {"StartAt": "C", "States": {"C": {**task, "Parameters": {"n": 2}}}},
+            ],
+            "End": True,
+        }
+    else:
+        state = {
+            "Type": "Map",
+            "ItemSelector": {"n.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"StartAt": "T", "States": {"T": task}},
+            "End": True,
+        }
+    return {"StartAt": "Fan", "States": {"Fan": state}}
+
+
+@pytest.mark.parametrize("kind", ["Parallel", "Map"])
+@pytest.mark.emulator_options(time_scale=100.0)
+async def test_redrive_reruns_only_the_branches_that_did_not_succeed(sfn: Any, kind: str) -> None:
+    activity = (await sfn.create_activity(name="work"))["activityArn"]
+    machine = (
+        await sfn.create_state_machine(
+            name="fan", definition=json.dumps(_fan(activity, kind)), roleArn=ROLE
+        )
+    )["stateMachineArn"]
+    arn = (await sfn.start_execution(stateMachineArn=machine, input="[0, 1, 2]"))["executionArn"]
+    tasks = {}
+    for _ in range(3):
+        task = await sfn.get_activity_task(activityArn=activity)
+        tasks[json.loads(task["input"])["n"]] = task["taskToken"]
+    await sfn.send_task_success(taskToken=tasks[0], output='"zero"')
+    await sfn.send_task_failure(taskToken=tasks[1], error="Flaky")
+    failed = await wait_closed(sfn, arn)
+    assert (failed["status"], failed["error"]) == ("FAILED", "Flaky")
+
+    await sfn.redrive_execution(executionArn=arn)
+    again = {}
+    for _ in range(2):  # the failed one and the stopped one; the succeeded one is kept
+        task = await sfn.get_activity_task(activityArn=activity)
+        again[json.loads(task["input"])["n"]] = task["taskToken"]
+    assert sorted(again) == [1, 2]
+    await sfn.send_task_success(taskToken=again[1], output='"one"')
+    await sfn.send_task_success(taskToken=again[2], output='"two"')
+    done = await wait_closed(sfn, arn)
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == ["zero", "one", "two"]
+    history = (await sfn.get_execution_history(executionArn=arn, maxResults=1000))["events"]
+    assert sum(e["type"] == "ActivityScheduled" for e in history) == 5
