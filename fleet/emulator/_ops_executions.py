@@ -160,10 +160,16 @@ def list_executions(call: Call) -> Any:
         raise validation(["Must provide a StateMachine ARN or MapRun ARN"])
     found = machine(call, arn)
     wanted = params.get("statusFilter")
+    redriven = params.get("redriveFilter")
     # Most recent first, as AWS lists them.
-    items = [r for r in reversed(found.executions) if wanted is None or r.status == wanted]
+    items = [
+        r
+        for r in reversed(found.executions)
+        if (wanted is None or r.status == wanted)
+        and (redriven is None or (r.redrive_count > 0) == (redriven == "REDRIVEN"))
+    ]
     chunk, token = page(
-        items, params, f"executions:{arn}:{wanted}", lambda r: r.seq, descending=True
+        items, params, f"executions:{arn}:{wanted}:{redriven}", lambda r: r.seq, descending=True
     )
     out: dict[str, Any] = {"executions": [_summary(r) for r in chunk]}
     if token:

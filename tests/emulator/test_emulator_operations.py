@@ -206,6 +206,10 @@ async def test_redrive_runs_again_from_the_failed_state(sfn: Any) -> None:
     assert types[types.index("ExecutionFailed") + 1] == "ExecutionRedriven"
     listed = (await sfn.list_executions(stateMachineArn=machine))["executions"][0]
     assert listed["redriveCount"] == 1
+    redriven = await sfn.list_executions(stateMachineArn=machine, redriveFilter="REDRIVEN")
+    assert [e["executionArn"] for e in redriven["executions"]] == [arn]
+    others = await sfn.list_executions(stateMachineArn=machine, redriveFilter="NOT_REDRIVEN")
+    assert others["executions"] == []
 
 
 async def test_arns_follow_the_partition_of_the_region(make_sfn: Any) -> None:
