@@ -160,6 +160,11 @@ class Runner:
         else:
             self.run(state.name, self.state_input, self.state_text)
 
+    def resume_child(self, child: Runner) -> None:
+        """Redrive `child`, unless this runner has been stopped since it was scheduled."""
+        if not self.closed:
+            child.redrive()
+
     def stop(self) -> None:
         """Stop at once: timers cancelled, an open task closed, children stopped."""
         self.closed = True

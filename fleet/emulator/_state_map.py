@@ -166,7 +166,7 @@ def resume(runner: Runner, state: State, progress: Any) -> None:
             runner.children.append(child)
             progress.running[index] = child
             runner.history.add("MapIterationStarted", {"name": state.name, "index": index})
-            loop.call_soon(child.redrive)
+            loop.call_soon(runner.resume_child, child)
     _fill(runner, state, progress)
 
 

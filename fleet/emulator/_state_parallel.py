@@ -51,7 +51,7 @@ def resume(runner: Runner, state: State, progress: Any) -> None:
     for index, child in enumerate(progress.runners):
         if index not in progress.done:
             runner.children.append(child)
-            loop.call_soon(child.redrive)
+            loop.call_soon(runner.resume_child, child)
 
 
 def _branch_done(
