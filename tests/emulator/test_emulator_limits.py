@@ -11,8 +11,8 @@ from typing import Any
 
 import aioboto3
 import pytest
+from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
-from conftest import sfn_config
 from emulator_support import ROLE, code_of, create_machine, event_types, raw_call, wait_closed
 
 from fleet.emulator import Emulator, EmulatorOptions
@@ -144,7 +144,10 @@ async def aws_default_endpoint(aws_credentials: None) -> AsyncIterator[Emulator]
 
 def _client(emu: Emulator, region: str = "us-east-1") -> Any:
     return aioboto3.Session().client(
-        "stepfunctions", endpoint_url=emu.endpoint_url, region_name=region, config=sfn_config()
+        "stepfunctions",
+        endpoint_url=emu.endpoint_url,
+        region_name=region,
+        config=AioConfig(retries={"max_attempts": 0}),
     )
 
 
