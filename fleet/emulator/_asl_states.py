@@ -18,6 +18,7 @@ from fleet.emulator._asl_fields import (
 from fleet.emulator._asl_jsonata import (
     JSONATA_ONLY,
     JSONPATH_ONLY,
+    expression,
     parse_choice,
     parse_common,
     parse_fail,
@@ -26,7 +27,7 @@ from fleet.emulator._asl_jsonata import (
 from fleet.emulator._asl_retry import catchers, retriers
 from fleet.emulator._choice import Predicate, RuleError, compile_rule
 from fleet.emulator._dataflow import Template, rfc3339
-from fleet.emulator._jsonata import JsonataTemplate
+from fleet.emulator._jsonata import Expression, JsonataTemplate, is_expression
 from fleet.emulator._jsonpath import Path
 from fleet.emulator._retry import Catcher, Retrier
 
@@ -154,6 +155,8 @@ class State:
     output: JsonataTemplate | None = None
     items: JsonataTemplate | None = None
     fail_template: JsonataTemplate | None = None
+    timeout_expr: Expression | None = None
+    heartbeat_expr: Expression | None = None
 
 
 def parse_state(
@@ -255,14 +258,20 @@ def _parse_task(state: State, body: dict[str, Any], where: str, problems: Proble
     ):
         if key in body and path_key in body:
             problems.add(where, f"The fields '{key}' and '{path_key}' are mutually exclusive")
-    if "TimeoutSeconds" in body:
-        state.timeout_seconds = seconds_field(
-            body["TimeoutSeconds"], f"{where}/TimeoutSeconds", problems
-        )
-    if "HeartbeatSeconds" in body:
-        state.heartbeat_seconds = seconds_field(
-            body["HeartbeatSeconds"], f"{where}/HeartbeatSeconds", problems
-        )
+    for key in ("TimeoutSeconds", "HeartbeatSeconds"):
+        if key not in body:
+            continue
+        if state.jsonata and is_expression(body[key]):
+            # Evaluated when the task is scheduled, like the JSONPath *SecondsPath fields.
+            compiled = expression(body[key], f"{where}/{key}", problems)
+            if key == "TimeoutSeconds":
+                state.timeout_expr = compiled
+            else:
+                state.heartbeat_expr = compiled
+        elif key == "TimeoutSeconds":
+            state.timeout_seconds = seconds_field(body[key], f"{where}/{key}", problems)
+        else:
+            state.heartbeat_seconds = seconds_field(body[key], f"{where}/{key}", problems)
     state.timeout_path = path_field(body, "TimeoutSecondsPath", where, problems, reference=True)
     state.heartbeat_path = path_field(body, "HeartbeatSecondsPath", where, problems, reference=True)
     heartbeat, timeout = state.heartbeat_seconds, state.timeout_seconds or MAX_SECONDS

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fleet.emulator._activities import ActivityTask
-from fleet.emulator._dataflow import seconds_at
+from fleet.emulator._dataflow import MAX_SECONDS, seconds_at
 from fleet.emulator._history import DETAILS, dumps
+from fleet.emulator._jsonata import Expression, QueryEvaluationError
 from fleet.emulator._retry import RUNTIME, TIMEOUT, Failure
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ def start(runner: Runner, state: State, effective: Any) -> None:
     """
     timeout = seconds_at(state.timeout_seconds, state.timeout_path, effective, runner)
     heartbeat = seconds_at(state.heartbeat_seconds, state.heartbeat_path, effective, runner)
+    if state.timeout_expr is not None or state.heartbeat_expr is not None:
+        states = runner.states(runner.state_input)
+        timeout = _seconds(state.timeout_expr, states, runner, timeout)
+        heartbeat = _seconds(state.heartbeat_expr, states, runner, heartbeat)
     store = runner.runtime.store
     if state.resource not in store.activities:
         name = state.name
@@ -54,6 +59,21 @@ def start(runner: Runner, state: State, effective: Any) -> None:
     runner.history.add("ActivityScheduled", details)
     runner.task = ActivityTask(runner, text, timeout, heartbeat)
     store.queue(state.resource).schedule(runner.task)
+
+
+def _seconds(
+    expression: Expression | None, states: dict[str, Any], runner: Runner, fixed: int | None
+) -> int | None:
+    if expression is None:
+        return fixed
+    value = expression.evaluate(states, runner)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SECONDS:
+        raise QueryEvaluationError(
+            f"{expression.text} must give a positive integer of seconds, not {value!r}"
+        )
+    return value
 
 
 def started(runner: Runner, task: ActivityTask, worker_name: str | None) -> str:

@@ -227,3 +227,28 @@ async def test_jsonata_fields_need_the_jsonata_language(sfn: Any) -> None:
         "The field 'Output' needs QueryLanguage JSONata"
         in caught.value.response["Error"]["Message"]
     )
+
+
+async def test_task_timeouts_can_be_expressions(sfn: Any) -> None:
+    activity = (await sfn.create_activity(name="work"))["activityArn"]
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": activity,
+                "TimeoutSeconds": "{% $states.input.t %}",
+                "HeartbeatSeconds": "{% $states.input.t - 1 %}",
+                "End": True,
+            }
+        },
+    }
+    arn = await _start(sfn, definition, {"t": 5})
+    history = (await sfn.get_execution_history(executionArn=arn))["events"]
+    scheduled = history[2]["activityScheduledEventDetails"]
+    assert (scheduled["timeoutInSeconds"], scheduled["heartbeatInSeconds"]) == (5, 4)
+    await sfn.stop_execution(executionArn=arn)
+
+    failed = await wait_closed(sfn, await _start(sfn, definition, {"t": "soon"}))
+    assert failed["error"] == "States.QueryEvaluationError"
