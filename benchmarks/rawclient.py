@@ -2,8 +2,9 @@
 
 It is the floor that worker benchmarks compare against: HTTP/1.1 keep-alive connections in a
 small pool, one request per connection at a time, JSON in and out, nothing else. Requests are
-not signed (the local endpoint accepts any credentials); the Authorization header only carries
-the credential scope so that the endpoint builds ARNs in `region`.
+not signed: the local endpoint checks the form of the Authorization header but cannot verify
+the signature, so a well-formed header with a dummy signature carries the credential scope
+(the endpoint builds ARNs in `region`).
 
     async with RawClient("http://127.0.0.1:8083") as sfn:
         arn = (await sfn.create_activity("work"))["activityArn"]
@@ -113,7 +114,8 @@ class RawClient:
             f"Host: {self.host}:{self.port}\r\n"
             "Content-Type: application/x-amz-json-1.0\r\n"
             "Authorization: AWS4-HMAC-SHA256 Credential=RAWCLIENT/20240101/"
-            f"{region}/states/aws4_request, SignedHeaders=host;x-amz-target, Signature=0\r\n"
+            f"{region}/states/aws4_request, SignedHeaders=host;x-amz-target, "
+            f"Signature={'0' * 64}\r\n"
             "X-Amz-Target: AWSStepFunctions."
         ).encode()
 

@@ -11,9 +11,24 @@ MAX_NAME_CHARS: Final = 80
 #: use, and control characters (the naming rules of the Step Functions quotas page).
 FORBIDDEN_IN_NAMES: Final = '?*<>{}[]"#%\\^|~`$&,;:/'
 _FORBIDDEN = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+#: Every partition a Step Functions ARN can name.
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f")
+
+# Region name prefixes of the partitions other than `aws`, most specific first.
+_REGION_PREFIXES = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("us-iso-", "aws-iso"),
+)
+
+#: The partition part of an ARN, as a regular expression.
+PARTITION_PATTERN: Final = "aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?"
 #: An activity ARN in any partition; the group ``name`` is the activity's name.
 ACTIVITY_ARN: Final = re.compile(
-    r"arn:aws(?:-cn|-us-gov)?:states:[a-z0-9-]+:\d{12}:activity:(?P<name>[^:\s]{1,80})"
+    rf"arn:{PARTITION_PATTERN}:states:[a-z0-9-]+:\d{{12}}:activity:(?P<name>[^:\s]{{1,80}})"
 )
 
 
@@ -24,10 +39,9 @@ def valid_name(name: str) -> bool:
 
 def partition(region: str) -> str:
     """The ARN partition that holds ``region``."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
+    for prefix, name in _REGION_PREFIXES:
+        if region.startswith(prefix):
+            return name
     return "aws"
 
 

@@ -6,6 +6,10 @@ from typing import Final
 
 #: Maximum size of a task's output, in bytes of UTF-8 (``SendTaskSuccess.output``).
 MAX_OUTPUT_BYTES: Final = 262_144
+#: Maximum size of every state's input and output, and of an execution's (States.DataLimitExceeded).
+MAX_PAYLOAD_BYTES: Final = MAX_OUTPUT_BYTES
+#: Most tags one Step Functions resource may carry (TooManyTags beyond).
+MAX_TAGS: Final = 50
 #: Maximum length of ``SendTaskFailure.error``.
 MAX_ERROR_CHARS: Final = 256
 #: Maximum length of ``SendTaskFailure.cause``.
@@ -38,6 +42,7 @@ API_QUOTAS: Final[dict[str, tuple[tuple[int, float], tuple[int, float]]]] = {
     "DescribeActivity": ((200, 1), (200, 1)),
     "ListActivities": ((100, 10), (100, 5)),
     "CreateStateMachine": ((100, 1), (100, 1)),
+    "RedriveExecution": ((1300, 300), (800, 150)),
 }
 #: The bucket of each API the quotas page does not list.
 OTHER_API_QUOTA: Final = ((100, 1.0), (100, 1.0))

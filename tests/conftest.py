@@ -31,8 +31,9 @@ from fleet.emulator import Emulator, EmulatorOptions, ThreadedEmulator
 TEST_REGION = "us-east-1"
 
 #: Defaults for fast tests: service clocks run ten times faster and long polls are held 2 s.
-#: Every other option keeps AWS's behaviour.
-FAST_OPTIONS: dict[str, Any] = {"time_scale": 10.0, "long_poll_seconds": 2.0}
+#: Throttling is off because tests poll DescribeExecution far above its 15-per-second refill;
+#: the tests of throttling turn it on. Every other option keeps AWS's behaviour.
+FAST_OPTIONS: dict[str, Any] = {"time_scale": 10.0, "long_poll_seconds": 2.0, "throttle": None}
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from asyncio import TimerHandle
 
-    from fleet.emulator._interpreter import Execution
+    from fleet.emulator._runner import Runner
 
 
 class ActivityTask:
@@ -17,10 +17,10 @@ class ActivityTask:
     __slots__ = (
         "closed",
         "deadline",
-        "execution",
         "heartbeat",
         "input_text",
         "last_beat",
+        "runner",
         "timeout",
         "timer",
         "token",
@@ -28,12 +28,12 @@ class ActivityTask:
 
     def __init__(
         self,
-        execution: Execution,
+        runner: Runner,
         input_text: str,
         timeout: float | None,
         heartbeat: float | None,
     ) -> None:
-        self.execution = execution
+        self.runner = runner
         self.input_text = input_text
         self.timeout = timeout
         """Service seconds from ActivityStarted to States.Timeout, if set."""

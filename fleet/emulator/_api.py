@@ -9,8 +9,10 @@ from typing import Any, Protocol
 
 from fleet.emulator import _ops_executions as executions
 from fleet.emulator import _ops_resources as resources
+from fleet.emulator import _ops_tags as tags
 from fleet.emulator import _ops_tasks as tasks
 from fleet.emulator._arns import region_of
+from fleet.emulator._auth import check_signature
 from fleet.emulator._call import Call, Responder
 from fleet.emulator._errors import (
     ApiError,
@@ -45,6 +47,12 @@ OPERATIONS: dict[str, Callable[[Call], Any]] = {
     "SendTaskSuccess": tasks.send_task_success,
     "SendTaskFailure": tasks.send_task_failure,
     "SendTaskHeartbeat": tasks.send_task_heartbeat,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListTagsForResource": tags.list_tags_for_resource,
+    "DescribeStateMachineForExecution": executions.describe_state_machine_for_execution,
+    "ValidateStateMachineDefinition": resources.validate_state_machine_definition,
+    "RedriveExecution": executions.redrive_execution,
 }
 
 
@@ -92,6 +100,7 @@ class Api:
     ) -> None:
         runtime = self.runtime
         try:
+            check_signature(auth)
             if self._injected_fault(conn, name, auth):
                 return
             try:

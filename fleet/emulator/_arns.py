@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from fleet._arn import PARTITIONS, valid_name
 from fleet._arn import build as build
-from fleet._arn import valid_name
 from fleet.emulator._errors import ApiError, invalid_arn
 
 DEFAULT_REGION = "us-east-1"
@@ -40,7 +40,7 @@ def check(arn: str, kind: str, parts: int = 1) -> list[str]:
     fields = arn.split(":")
     if len(fields) < 6 or fields[0] != "arn" or fields[2] != "states":
         raise invalid_arn(f"Invalid ARN prefix: {arn}")
-    if fields[1] not in ("aws", "aws-cn", "aws-us-gov") or not _REGION.fullmatch(fields[3]):
+    if fields[1] not in PARTITIONS or not _REGION.fullmatch(fields[3]):
         raise invalid_arn(f"Invalid ARN prefix: {arn}")
     if not _ACCOUNT.fullmatch(fields[4]):
         raise invalid_arn(f"Invalid account id: {fields[4]}")
@@ -53,13 +53,16 @@ def check(arn: str, kind: str, parts: int = 1) -> list[str]:
 
 
 def check_role(arn: str) -> None:
-    """Raise InvalidArn unless `arn` is an IAM role ARN."""
+    """Raise InvalidArn unless `arn` is an IAM role ARN with a 12-digit account."""
     fields = arn.split(":", 5)
     if (
         len(fields) != 6
         or fields[0] != "arn"
+        or fields[1] not in PARTITIONS
         or fields[2] != "iam"
         or not fields[5].startswith("role/")
         or len(fields[5]) <= 5
     ):
         raise invalid_arn(f"Invalid ARN prefix: {arn}")
+    if not _ACCOUNT.fullmatch(fields[4]):
+        raise invalid_arn(f"Invalid account id: {fields[4]}")

@@ -1,31 +1,22 @@
 """Amazon States Language definitions: parsed, validated and compiled for the interpreter.
 
-The endpoint runs Task (activity resource), Pass, Wait, Choice, Succeed and Fail. Anything
-outside that subset is refused with `InvalidDefinition` naming the part, never run wrongly.
+Every state type runs (Map in INLINE mode only). Anything the endpoint cannot run is refused
+with `InvalidDefinition` naming the part, never run wrongly.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.emulator._asl_fields import MAX_SECONDS, Problems, seconds_field
-from fleet.emulator._asl_states import State, parse_state
+from fleet.emulator._asl_states import Definition, State, parse_state
 from fleet.emulator._errors import ApiError
 
-__all__ = ["MAX_SECONDS", "Definition", "State", "parse"]
+__all__ = ["MAX_SECONDS", "Definition", "InvalidDefinition", "State", "parse"]
 
 _TOP_FIELDS = ("StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage")
-
-
-@dataclass(slots=True)
-class Definition:
-    """A validated state machine definition."""
-
-    start_at: str
-    states: dict[str, State] = field(default_factory=dict)
-    timeout_seconds: int | None = None
+_GRAPH_FIELDS = ("StartAt", "States", "Comment")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -41,6 +32,14 @@ class _Duplicate(ValueError):
     pass
 
 
+class InvalidDefinition(ApiError):
+    """A definition that cannot run; `problems` lists (code, message, location)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str, str]]) -> None:
+        super().__init__("InvalidDefinition", f"Invalid State Machine Definition: '{message}'")
+        self.problems = problems
+
+
 def parse(text: str) -> Definition:
     """Parse and validate a definition. Raises ApiError `InvalidDefinition` listing problems."""
     problems = Problems()
@@ -50,9 +49,8 @@ def parse(text: str) -> Definition:
         problems.add("/States", f"Duplicate State name: {exc}", "DUPLICATE_STATE_NAME")
         raise _invalid(problems) from None
     except ValueError as exc:
-        raise ApiError(
-            "InvalidDefinition",
-            f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {exc}'",
+        raise InvalidDefinition(
+            f"INVALID_JSON_DESCRIPTION: {exc}", [("INVALID_JSON_DESCRIPTION", str(exc), "/")]
         ) from None
     definition = _parse_top(raw, problems)
     if problems.items or definition is None:
@@ -60,9 +58,8 @@ def parse(text: str) -> Definition:
     return definition
 
 
-def _invalid(problems: Problems) -> ApiError:
-    joined = ", ".join(problems.items)
-    return ApiError("InvalidDefinition", f"Invalid State Machine Definition: '{joined}'")
+def _invalid(problems: Problems) -> InvalidDefinition:
+    return InvalidDefinition(", ".join(problems.items), problems.found)
 
 
 def _parse_top(raw: Any, problems: Problems) -> Definition | None:
@@ -72,34 +69,56 @@ def _parse_top(raw: Any, problems: Problems) -> Definition | None:
     for name in raw:
         if name not in _TOP_FIELDS:
             problems.add("/", f"The field '{name}' is not supported by Step Functions")
-    if raw.get("QueryLanguage", "JSONPath") != "JSONPath":
-        problems.add("/QueryLanguage", f"Unsupported QueryLanguage {raw['QueryLanguage']!r}")
-    start, states = raw.get("StartAt"), raw.get("States")
-    if not isinstance(start, str) or not isinstance(states, dict) or not states:
-        missing = [n for n, v in (("StartAt", start), ("States", states)) if not v]
-        problems.add("/", f"These fields are required: [{', '.join(missing) or 'StartAt'}]")
-        return None
-    definition = Definition(start_at=start)
-    if "TimeoutSeconds" in raw:
+    language = raw.get("QueryLanguage", "JSONPath")
+    if language not in ("JSONPath", "JSONata"):
+        problems.add("/QueryLanguage", "The value must be JSONPath or JSONata")
+    else:
+        problems.language = language
+    graph = {k: v for k, v in raw.items() if k in _GRAPH_FIELDS}
+    definition = parse_graph(graph, "", problems)
+    if definition is not None and "TimeoutSeconds" in raw:
         definition.timeout_seconds = seconds_field(
             raw["TimeoutSeconds"], "/TimeoutSeconds", problems
         )
-    for name, body in states.items():
-        state = parse_state(name, body, f"/States/{name}", problems)
-        if state is not None:
-            definition.states[name] = state
-    if start not in states:
-        problems.add("/StartAt", f"Missing 'StartAt' target: {start}", "MISSING_TRANSITION_TARGET")
-    _check_graph(definition, states, problems)
     return definition
 
 
-def _check_graph(definition: Definition, raw: dict[str, Any], problems: Problems) -> None:
+def parse_graph(raw: Any, where: str, problems: Problems) -> Definition | None:
+    """Compile `{StartAt, States}`: the whole machine, a Parallel branch or a Map processor."""
+    if not isinstance(raw, dict):
+        problems.add(where or "/", "The value must be a JSON object with StartAt and States")
+        return None
+    for name in raw:
+        if name not in _GRAPH_FIELDS:
+            problems.add(where or "/", f"The field '{name}' is not supported by Step Functions")
+    start, states = raw.get("StartAt"), raw.get("States")
+    if not isinstance(start, str) or not isinstance(states, dict) or not states:
+        missing = [n for n, v in (("StartAt", start), ("States", states)) if not v]
+        problems.add(
+            where or "/", f"These fields are required: [{', '.join(missing) or 'StartAt'}]"
+        )
+        return None
+    definition = Definition(start_at=start)
+    for name, body in states.items():
+        state = parse_state(name, body, f"{where}/States/{name}", problems, parse_graph)
+        if state is not None:
+            definition.states[name] = state
+    if start not in states:
+        problems.add(
+            f"{where}/StartAt", f"Missing 'StartAt' target: {start}", "MISSING_TRANSITION_TARGET"
+        )
+    _check_graph(definition, states, where, problems)
+    return definition
+
+
+def _check_graph(
+    definition: Definition, raw: dict[str, Any], prefix: str, problems: Problems
+) -> None:
     for state in definition.states.values():
-        where = f"/States/{state.name}"
+        where = f"{prefix}/States/{state.name}"
         targets = [("Next", state.next)] if state.next else []
         targets += [(f"Catch/{i}/Next", c.next) for i, c in enumerate(state.catchers)]
-        targets += [(f"Choices/{i}/Next", n) for i, (_, n) in enumerate(state.choices)]
+        targets += [(f"Choices/{i}/Next", c[1]) for i, c in enumerate(state.choices)]
         targets += [("Default", state.default)] if state.default else []
         for label, target in targets:
             if target not in raw:
@@ -116,17 +135,19 @@ def _check_graph(definition: Definition, raw: dict[str, Any], problems: Problems
             continue
         seen.add(name)
         todo += [found.next or "", found.default or ""]
-        todo += [c.next for c in found.catchers] + [n for _, n in found.choices]
+        todo += [c.next for c in found.catchers] + [c[1] for c in found.choices]
     for name in raw:
         if name not in seen and name in definition.states:
             problems.add(
-                f"/States/{name}", f'State "{name}" is not reachable.', "MISSING_TRANSITION_TARGET"
+                f"{prefix}/States/{name}",
+                f'State "{name}" is not reachable.',
+                "MISSING_TRANSITION_TARGET",
             )
     terminal = [
         s
         for s in definition.states.values()
-        if s.type in ("Succeed", "Fail") or (s.type in ("Task", "Pass", "Wait") and s.next is None)
+        if s.type in ("Succeed", "Fail") or (s.type != "Choice" and s.next is None)
     ]
     # Only worth saying when nothing else is wrong: other problems often cause it.
     if not problems.items and not terminal:
-        problems.add("/States", "No terminal state: the state machine can never end")
+        problems.add(f"{prefix}/States", "No terminal state: the state machine can never end")

@@ -18,10 +18,15 @@ class Problems:
 
     def __init__(self) -> None:
         self.items: list[str] = []
+        self.found: list[tuple[str, str, str]] = []
+        self.language = "JSONPath"
+        """The definition's QueryLanguage: the default of every state that names none."""
+        """The same problems as (code, message, location), for ValidateStateMachineDefinition."""
 
     def add(self, where: str, message: str, code: str = "SCHEMA_VALIDATION_FAILED") -> None:
         """Record one problem at a JSON-pointer-like location."""
         self.items.append(f"{code}: {message} at {where or '/'}")
+        self.found.append((code, message, where or "/"))
 
 
 def path_field(
@@ -39,10 +44,14 @@ def path_field(
     if text is None:
         return None
     try:
-        return compile_path(text, reference=reference)
+        path = compile_path(text, reference=reference)
     except ValueError as exc:
         problems.add(f"{where}/{key}", str(exc))
         return default
+    if path.var is not None and key == "ResultPath":
+        problems.add(f"{where}/{key}", f"ResultPath cannot write to a variable: {text!r}")
+        return default
+    return path
 
 
 def template_field(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from fleet.emulator._dataflow import StateDataError
-from fleet.emulator._jsonpath import Path, PathNotFound, compile_path
+from fleet.emulator._dataflow import StateDataError, rfc3339
+from fleet.emulator._jsonpath import Env, Path, PathNotFound, compile_path
 
-Predicate = Callable[[Any, Callable[[], Any]], bool]
+Predicate = Callable[[Any, Env], bool]
 
 _ORDER = {
     "Equals": operator.eq,
@@ -35,14 +34,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str) or "T" not in value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+_timestamp = rfc3339
 
 
 def _matcher(pattern: str) -> re.Pattern[str]:
@@ -80,6 +72,7 @@ def compile_rule(raw: Any, top: bool) -> Predicate:
         if "Next" not in raw:
             raise RuleError("These fields are required: [Next]")
         fields.discard("Next")
+        fields.discard("Assign")
     elif "Next" in raw:
         raise RuleError("The field 'Next' is not supported in a nested choice rule", "/Next")
     for combinator in ("And", "Or"):
@@ -120,9 +113,9 @@ def _path(text: Any, where: str) -> Path:
         raise RuleError(str(exc), where) from None
 
 
-def _read(path: Path, data: Any, ctx: Callable[[], Any]) -> Any:
+def _read(path: Path, data: Any, ctx: Env) -> Any:
     try:
-        return path.get(ctx() if path.context else data)
+        return path.read(data, ctx)
     except PathNotFound:
         raise StateDataError(
             f"Invalid path '{path.text}': The choice state could not find an input value "
@@ -158,7 +151,7 @@ def _comparison(variable: Path, name: str, operand: Any) -> Predicate:
     if is_path:
         other = _path(operand, where)
 
-        def by_path(data: Any, ctx: Callable[[], Any]) -> bool:
+        def by_path(data: Any, ctx: Env) -> bool:
             left, right = _read(variable, data, ctx), _read(other, data, ctx)
             return belongs(left) and belongs(right) and bool(compare(key(left), key(right)))
 
@@ -167,7 +160,7 @@ def _comparison(variable: Path, name: str, operand: Any) -> Predicate:
         raise RuleError(f"The value of '{name}' has the wrong type", where)
     fixed = key(operand)
 
-    def by_value(data: Any, ctx: Callable[[], Any]) -> bool:
+    def by_value(data: Any, ctx: Env) -> bool:
         value = _read(variable, data, ctx)
         return belongs(value) and bool(compare(key(value), fixed))
 
@@ -175,9 +168,9 @@ def _comparison(variable: Path, name: str, operand: Any) -> Predicate:
 
 
 def _type_test(variable: Path, name: str, expected: bool) -> Predicate:
-    def test(data: Any, ctx: Callable[[], Any]) -> bool:
+    def test(data: Any, ctx: Env) -> bool:
         try:
-            value = variable.get(ctx() if variable.context else data)
+            value = variable.read(data, ctx)
         except PathNotFound:
             return name == "IsPresent" and not expected
         if name == "IsPresent":

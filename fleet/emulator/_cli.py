@@ -9,6 +9,7 @@ import sys
 
 from fleet._limits import MAX_POLLERS_PER_ACTIVITY
 from fleet.emulator._emulator import Emulator
+from fleet.emulator._mocks import MockConfig
 from fleet.emulator._options import FAULT_KINDS, EmulatorOptions
 
 
@@ -16,7 +17,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fleet emulator",
         description="Serve the AWS Step Functions API (activities, state machines, executions) "
-        "over the real AWS JSON 1.0 wire protocol. Defaults behave exactly like AWS.",
+        "over the real AWS JSON 1.0 wire protocol. The defaults follow AWS where a worker can "
+        "notice: API quotas, 60 s long polls, lost polls, SigV4-signed requests (any key is "
+        "accepted and signatures are not verified). The options below make runs kinder.",
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -35,9 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     add(
         "--throttle",
-        choices=["none", "large", "other"],
-        default="none",
-        help="token-bucket throttling with the quotas of large or other regions",
+        choices=["aws", "large", "other", "none"],
+        default="aws",
+        help="token-bucket throttling with AWS's quotas: aws picks the large- or other-region "
+        "buckets by the caller's region (default aws); none turns throttling off",
     )
     add(
         "--fault-rate",
@@ -53,8 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     add("--latency", type=float, default=0.0, help="seconds of latency added before every answer")
     add(
         "--lost-polls",
-        action="store_true",
-        help="a long poll whose client went away still takes a task, as AWS does",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a long poll whose client went away still takes a task, as AWS does (default); "
+        "--no-lost-polls drops such polls, so no task is lost to them",
     )
     add(
         "--max-pollers",
@@ -66,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     add("--account-id", default="123456789012", help="account id in every ARN")
     add("--seed", type=int, default=None, help="seed for fault and jitter randomness")
     add("--console", action="store_true", help="serve the local console's web pages at /console")
+    add(
+        "--mock-config",
+        metavar="FILE",
+        default=None,
+        help="Step Functions Local mock configuration (JSON) answering Task states whose "
+        "resource is not an activity; pick a test case with <stateMachineArn>#<TestCase>",
+    )
     return parser
 
 
@@ -85,7 +98,10 @@ def main(argv: list[str]) -> int:
             max_pollers_per_activity=args.max_pollers,
             account_id=args.account_id,
             seed=args.seed,
+            mock_config=args.mock_config,
         )
+        if options.mock_config is not None:
+            MockConfig.load(options.mock_config)
     except ValueError as exc:
         parser.error(str(exc))
     try:

@@ -3,27 +3,54 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
 from datetime import datetime
 from typing import Any
 
-from fleet.emulator._jsonpath import Path, PathNotFound, PathSyntaxError, compile_path
+from fleet.emulator._intrinsics import Intrinsic, compile_intrinsic
+from fleet.emulator._jsonpath import (
+    Env,
+    Path,
+    PathNotFound,
+    PathSyntaxError,
+    StateDataError,
+    compile_path,
+)
+
+__all__ = ["MAX_SECONDS", "Env", "StateDataError", "Template", "place", "rfc3339", "select"]
 
 MAX_SECONDS = 99999999
 """The largest value of any seconds field of the States Language (its default timeouts)."""
 
 
-class StateDataError(Exception):
-    """Input or output processing failed at run time; the message is the States.Runtime cause."""
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def rfc3339(value: Any) -> datetime | None:
+    """`value` as a zone-aware datetime if it is an RFC 3339 timestamp with a zone, else None."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        return None
+    text = value.upper().replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:
+        # Python reads at most six fraction digits; RFC 3339 allows any number.
+        digits = len(rest) - 6
+        rest = rest[:digits][:6].ljust(6, "0") + rest[digits:]
+        text = f"{head}.{rest}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 class Template:
     """A compiled payload template."""
 
-    __slots__ = ("_node", "uses_context")
+    __slots__ = ("_node",)
 
     def __init__(self, raw: Any) -> None:
-        self.uses_context = False
         self._node = self._compile(raw)
 
     def _compile(self, raw: Any) -> Any:
@@ -33,12 +60,12 @@ class Template:
                 if key.endswith(".$"):
                     if not isinstance(value, str):
                         raise PathSyntaxError(f"The value for the field '{key}' must be a STRING")
-                    if value.startswith("States."):
-                        function = value.split("(", 1)[0]
-                        raise PathSyntaxError(f"Unsupported intrinsic function '{function}'")
-                    path = compile_path(value)
-                    self.uses_context |= path.context
-                    fields.append((key[:-2], path, key))
+                    expression: Path | Intrinsic = (
+                        compile_intrinsic(value)
+                        if value.startswith("States.")
+                        else compile_path(value)
+                    )
+                    fields.append((key[:-2], expression, key))
                 else:
                     fields.append((key, self._compile(value), None))
             return fields
@@ -46,28 +73,32 @@ class Template:
             return ("list", [self._compile(item) for item in raw])
         return ("value", raw)
 
-    def render(self, data: Any, context: Callable[[], Any]) -> Any:
-        """Build the payload from the effective input `data` and the context object.
+    def render(self, data: Any, env: Env) -> Any:
+        """Build the payload from the effective input `data`, the context and the variables.
 
-        Raises StateDataError, worded as AWS words it, when a path is missing from the input.
+        Raises StateDataError, worded as AWS words it, when a path is missing from the input,
+        or IntrinsicFailure when an intrinsic function cannot work with its arguments.
         """
-        return self._render(self._node, data, context)
+        return self._render(self._node, data, env)
 
-    def _render(self, node: Any, data: Any, context: Callable[[], Any]) -> Any:
+    def _render(self, node: Any, data: Any, env: Env) -> Any:
         if isinstance(node, tuple):
             kind, inner = node
             if kind == "value":
                 return inner
-            return [self._render(item, data, context) for item in inner]
+            return [self._render(item, data, env) for item in inner]
         out: dict[str, Any] = {}
         for name, value, key in node:
             if key is None:
-                out[name] = self._render(value, data, context)
+                out[name] = self._render(value, data, env)
                 continue
-            source = context() if value.context else data
+            if isinstance(value, Intrinsic):
+                out[name] = value.evaluate(data, env)
+                continue
             try:
-                out[name] = value.get(source)
+                out[name] = value.read(data, env)
             except PathNotFound:
+                source = env.context() if value.context else data
                 shown = json.dumps(source, separators=(",", ":"))
                 raise StateDataError(
                     f"The JSONPath '{value.text}' specified for the field '{key}' could not be "
@@ -76,17 +107,17 @@ class Template:
         return out
 
 
-def select(path: Path | None, data: Any, context: Callable[[], Any]) -> Any:
+def select(path: Path | None, data: Any, env: Env) -> Any:
     """InputPath/OutputPath: the value at `path`, `{}` for a null path.
 
     Raises StateDataError ("Invalid path ...") when the path does not exist.
     """
     if path is None:
         return {}
-    if not path.steps and not path.context:
+    if path.is_root:
         return data
     try:
-        return path.get(context() if path.context else data)
+        return path.read(data, env)
     except PathNotFound:
         raise StateDataError(
             f"Invalid path '{path.text}' : No results for path: {_bracketed(path)}"
@@ -111,17 +142,16 @@ def place(path: Path | None, data: Any, result: Any) -> Any:
 
 def _bracketed(path: Path) -> str:
     parts = "".join(f"[{s}]" if isinstance(s, int) else f"['{s}']" for s in path.steps)
-    return ("$$" if path.context else "$") + parts
+    root = f"${path.var}" if path.var else "$$" if path.context else "$"
+    return root + parts
 
 
-def seconds_at(
-    fixed: int | None, path: Path | None, data: Any, context: Callable[[], Any]
-) -> int | None:
+def seconds_at(fixed: int | None, path: Path | None, data: Any, env: Env) -> int | None:
     """TimeoutSeconds/HeartbeatSeconds: the fixed value, or the positive integer at `path`."""
     if path is None:
         return fixed
     try:
-        value = path.get(context() if path.context else data)
+        value = path.read(data, env)
     except PathNotFound:
         raise StateDataError(f"Invalid path '{path.text}' : No results for path") from None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SECONDS:
@@ -129,17 +159,20 @@ def seconds_at(
     return value
 
 
-def wait_target(path: Path, data: Any, field: str) -> float | datetime:
+def wait_target(path: Path, data: Any, env: Env, field: str) -> float | datetime:
     """SecondsPath (seconds to wait) or TimestampPath (when to stop waiting) of a Wait state."""
     try:
-        value = path.get(data)
+        value = path.read(data, env)
     except PathNotFound:
         raise StateDataError(f"Invalid path '{path.text}' : No results for path") from None
     if field == "SecondsPath":
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise StateDataError(f"The SecondsPath '{path.text}' must be a non-negative number")
         return float(value)
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise StateDataError(f"The TimestampPath '{path.text}' is not a timestamp") from None
+    stamp = rfc3339(value)
+    if stamp is None:
+        raise StateDataError(
+            f"The TimestampPath '{path.text}' does not hold an RFC 3339 timestamp with a zone: "
+            f"{json.dumps(value)}"
+        )
+    return stamp

@@ -18,6 +18,8 @@ _NAMESPACES = {
     "InternalFailure": _SERVICE,
     "ThrottlingException": _AVAILABILITY,
     "ServiceUnavailableException": _AVAILABILITY,
+    "MissingAuthenticationTokenException": _SERVICE,
+    "IncompleteSignatureException": _SERVICE,
 }
 
 

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 from typing import Any
 
+DETAILS = {"truncated": False}
+"""The `inputDetails`/`outputDetails` of every payload (never truncated in this endpoint)."""
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as AWS writes payloads."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 # Members of event details that carry execution data, dropped for includeExecutionData=false.
-_DATA = ("input", "output", "inputDetails", "outputDetails")
+_DATA = (
+    "input",
+    "output",
+    "inputDetails",
+    "outputDetails",
+    "assignedVariables",
+    "assignedVariablesDetails",
+)
 
 
 @functools.cache

@@ -1,7 +1,8 @@
 """HTTP/1.1 server on `asyncio.Protocol` and httptools: keep-alive, pipelining, disconnects.
 
 Reading is never paused, so a client that goes away while its long poll is held is noticed at
-once (`connection_lost`/`eof_received`) and its poll leaves the line before it can take a task.
+once (`connection_lost`/`eof_received`); its poll then keeps its place and takes a task nobody
+will read, as on AWS (lost-poll mode, the default), or leaves the line (`lost_polls=False`).
 """
 
 from __future__ import annotations

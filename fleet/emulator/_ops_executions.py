@@ -11,6 +11,7 @@ from fleet.emulator import _arns
 from fleet.emulator._call import Call
 from fleet.emulator._errors import ApiError, validation
 from fleet.emulator._interpreter import Execution
+from fleet.emulator._mocks import MockConfigError
 from fleet.emulator._ops_resources import machine
 from fleet.emulator._pages import page
 
@@ -29,7 +30,21 @@ def execution(call: Call, arn: str) -> Execution:
 def start_execution(call: Call) -> Any:
     params = call.params
     runtime = call.runtime
-    found = machine(call, params["stateMachineArn"])
+    # Step Functions Local picks a mock test case with `<stateMachineArn>#<TestCase>`.
+    machine_arn, _, test_case = params["stateMachineArn"].partition("#")
+    found = machine(call, machine_arn)
+    if test_case:
+        try:
+            mocks = runtime.mocks
+        except MockConfigError as exc:
+            raise ApiError("ValidationException", str(exc)) from None
+        if mocks is None or not mocks.has_case(found.name, test_case):
+            raise ApiError(
+                "InvalidArn",
+                f"Invalid Arn: 'The mock configuration has no test case {test_case!r} for the "
+                f"state machine {found.name!r}'"
+                + ("" if mocks else " (start the endpoint with --mock-config FILE)"),
+            )
     if found.status == "DELETING":
         raise ApiError("StateMachineDeleting", f"State Machine is being deleted: '{found.arn}'")
     name = params.get("name")
@@ -53,7 +68,7 @@ def start_execution(call: Call) -> Any:
         raise ApiError(
             "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'"
         ) from None
-    run = Execution(runtime, found, arn, name, text, value, next(_order))
+    run = Execution(runtime, found, arn, name, text, value, next(_order), test_case or None)
     runtime.store.executions[arn] = run
     found.executions.append(run)
     found.running += 1
@@ -66,17 +81,58 @@ def start_execution(call: Call) -> Any:
 def describe_execution(call: Call) -> Any:
     run = execution(call, call.params["executionArn"])
     out = _summary(run)
-    out["input"] = run.input_text
-    out["inputDetails"] = {"included": True}
-    if run.output is not None:
-        out["output"] = run.output
-        out["outputDetails"] = {"included": True}
-    if run.error is not None:
-        out["error"] = run.error
-    if run.cause is not None:
-        out["cause"] = run.cause
-    out["redriveStatus"] = "NOT_REDRIVABLE"
+    # METADATA_ONLY leaves out the execution's data: input, output, error and cause.
+    data = call.params.get("includedData") != "METADATA_ONLY"
+    if data:
+        out["input"] = run.input_text
+        out["inputDetails"] = {"included": True}
+        if run.output is not None:
+            out["output"] = run.output
+            out["outputDetails"] = {"included": True}
+        if run.error is not None:
+            out["error"] = run.error
+        if run.cause is not None:
+            out["cause"] = run.cause
+    refusal = run.redrive_refusal()
+    out["redriveStatus"] = "NOT_REDRIVABLE" if refusal else "REDRIVABLE"
+    if refusal:
+        out["redriveStatusReason"] = refusal
+    if run.redrive_date is not None:
+        out["redriveDate"] = run.redrive_date
     return out
+
+
+def describe_state_machine_for_execution(call: Call) -> Any:
+    """The state machine definition and settings the execution runs with."""
+    run = execution(call, call.params["executionArn"])
+    found = run.machine
+    out: dict[str, Any] = {
+        "stateMachineArn": found.arn,
+        "name": found.name,
+        "definition": run.definition_text,
+        "roleArn": found.role_arn,
+        "updateDate": found.updated or found.created,
+        "loggingConfiguration": found.logging,
+        "tracingConfiguration": found.tracing,
+        "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
+    }
+    if call.params.get("includedData") == "METADATA_ONLY":
+        del out["definition"]
+    return out
+
+
+def redrive_execution(call: Call) -> Any:
+    """Restart a FAILED, TIMED_OUT or ABORTED execution from the state that did not finish."""
+    run = execution(call, call.params["executionArn"])
+    refusal = run.redrive_refusal()
+    if refusal:
+        raise ApiError("ExecutionNotRedrivable", f"Execution not redrivable: {refusal}")
+    if run.machine.status == "DELETING" or run.machine.arn not in call.runtime.store.machines:
+        raise ApiError(
+            "ExecutionNotRedrivable", "Execution not redrivable: its state machine is deleted"
+        )
+    run.redrive()
+    return {"redriveDate": run.redrive_date}
 
 
 def _summary(run: Execution) -> dict[str, Any]:
@@ -89,7 +145,9 @@ def _summary(run: Execution) -> dict[str, Any]:
     }
     if run.stopped is not None:
         out["stopDate"] = run.stopped
-    out["redriveCount"] = 0
+    out["redriveCount"] = run.redrive_count
+    if run.redrive_date is not None:
+        out["redriveDate"] = run.redrive_date
     return out
 
 
@@ -102,10 +160,16 @@ def list_executions(call: Call) -> Any:
         raise validation(["Must provide a StateMachine ARN or MapRun ARN"])
     found = machine(call, arn)
     wanted = params.get("statusFilter")
+    redriven = params.get("redriveFilter")
     # Most recent first, as AWS lists them.
-    items = [r for r in reversed(found.executions) if wanted is None or r.status == wanted]
+    items = [
+        r
+        for r in reversed(found.executions)
+        if (wanted is None or r.status == wanted)
+        and (redriven is None or (r.redrive_count > 0) == (redriven == "REDRIVEN"))
+    ]
     chunk, token = page(
-        items, params, f"executions:{arn}:{wanted}", lambda r: r.seq, descending=True
+        items, params, f"executions:{arn}:{wanted}:{redriven}", lambda r: r.seq, descending=True
     )
     out: dict[str, Any] = {"executions": [_summary(r) for r in chunk]}
     if token:

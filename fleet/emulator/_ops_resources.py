@@ -6,11 +6,12 @@ import time
 from typing import Any
 
 from fleet.emulator import _arns
-from fleet.emulator._asl import parse
+from fleet.emulator._asl import InvalidDefinition, parse
 from fleet.emulator._call import Call
 from fleet.emulator._errors import ApiError
+from fleet.emulator._ops_tags import check_count, parse_tags
 from fleet.emulator._pages import page
-from fleet.emulator._store import Activity, StateMachine
+from fleet.emulator._store import DEFAULT_LOGGING, DEFAULT_TRACING, Activity, StateMachine
 
 EMPTY = b"{}"
 
@@ -41,11 +42,14 @@ def create_activity(call: Call) -> Any:
     name = call.params["name"]
     _arns.check_name(name)
     arn = _arns.build(call.region, call.account, "activity", name)
+    tags = parse_tags(call.params.get("tags"))
+    check_count(tags, arn)
     activities = call.runtime.store.activities
     found = activities.get(arn)
     if found is None:
-        # CreateActivity is idempotent on the name: a second call returns the same ARN.
-        found = activities[arn] = Activity(arn, name, time.time())
+        # CreateActivity is idempotent on the name: a second call returns the same ARN (and
+        # keeps the first call's tags).
+        found = activities[arn] = Activity(arn, name, time.time(), tags=tags)
     return {"activityArn": arn, "creationDate": found.created}
 
 
@@ -81,8 +85,18 @@ def list_activities(call: Call) -> Any:
     return out
 
 
+def _no_versions(params: dict[str, Any]) -> None:
+    # Versions and aliases are not kept: say so rather than answer without a version ARN.
+    if params.get("publish"):
+        raise ApiError(
+            "ValidationException",
+            "publish: state machine versions and aliases are not supported by the local endpoint",
+        )
+
+
 def create_state_machine(call: Call) -> Any:
     params = call.params
+    _no_versions(params)
     name, text, role = params["name"], params["definition"], params["roleArn"]
     _arns.check_name(name)
     _arns.check_role(role)
@@ -94,6 +108,10 @@ def create_state_machine(call: Call) -> Any:
         )
     definition = parse(text)
     arn = _arns.build(call.region, call.account, "stateMachine", name)
+    tags = parse_tags(params.get("tags"))
+    check_count(tags, arn)
+    logging = _logging(params.get("loggingConfiguration"))
+    tracing = _tracing(params.get("tracingConfiguration"))
     machines = call.runtime.store.machines
     found = machines.get(arn)
     if found is not None:
@@ -102,13 +120,16 @@ def create_state_machine(call: Call) -> Any:
         if found.definition_text != text or found.role_arn != role:
             raise ApiError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
     else:
-        found = machines[arn] = StateMachine(arn, name, text, definition, role, time.time())
+        found = machines[arn] = StateMachine(
+            arn, name, text, definition, role, time.time(), tags=tags
+        )
+        found.logging, found.tracing = logging, tracing
     return {"stateMachineArn": arn, "creationDate": found.created}
 
 
 def describe_state_machine(call: Call) -> Any:
     found = machine(call, call.params["stateMachineArn"])
-    return {
+    out = {
         "stateMachineArn": found.arn,
         "name": found.name,
         "status": found.status,
@@ -116,14 +137,86 @@ def describe_state_machine(call: Call) -> Any:
         "roleArn": found.role_arn,
         "type": "STANDARD",
         "creationDate": found.created,
-        "loggingConfiguration": {"level": "OFF", "includeExecutionData": False},
-        "tracingConfiguration": {"enabled": False},
+        "loggingConfiguration": found.logging,
+        "tracingConfiguration": found.tracing,
         "encryptionConfiguration": {"type": "AWS_OWNED_KEY"},
     }
+    if call.params.get("includedData") == "METADATA_ONLY":
+        del out["definition"]
+    return out
+
+
+_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+
+
+def _logging(raw: Any) -> dict[str, Any]:
+    """A loggingConfiguration as stored and described. Raises InvalidLoggingConfiguration."""
+    if raw is None:
+        return dict(DEFAULT_LOGGING)
+    level = raw.get("level", "OFF")
+    destinations = raw.get("destinations", [])
+    if level not in _LEVELS:
+        raise ApiError(
+            "InvalidLoggingConfiguration",
+            f"Invalid Logging Configuration: level must be one of {', '.join(_LEVELS)}",
+        )
+    if not isinstance(destinations, list) or len(destinations) > 1:
+        raise ApiError(
+            "InvalidLoggingConfiguration",
+            "Invalid Logging Configuration: at most one destination is allowed",
+        )
+    if level != "OFF" and not destinations:
+        raise ApiError(
+            "InvalidLoggingConfiguration",
+            "Invalid Logging Configuration: Must specify exactly one Log Destination if "
+            "logging level is not OFF.",
+        )
+    out: dict[str, Any] = {
+        "level": level,
+        "includeExecutionData": bool(raw.get("includeExecutionData", False)),
+    }
+    if destinations:
+        out["destinations"] = destinations
+    return out
+
+
+def _tracing(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return dict(DEFAULT_TRACING)
+    enabled = raw.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ApiError(
+            "InvalidTracingConfiguration", "Invalid Tracing Configuration: enabled must be boolean"
+        )
+    return {"enabled": enabled}
+
+
+def validate_state_machine_definition(call: Call) -> Any:
+    """Check a definition without creating anything; problems come back as diagnostics."""
+    params = call.params
+    if params.get("type", "STANDARD") != "STANDARD":
+        raise ApiError(
+            "ValidationException", "Express state machines are not supported by the local endpoint"
+        )
+    try:
+        parse(params["definition"])
+    except InvalidDefinition as invalid:
+        limit = params.get("maxResults") or 100
+        found = invalid.problems
+        return {
+            "result": "FAIL",
+            "diagnostics": [
+                {"severity": "ERROR", "code": code, "message": message, "location": where}
+                for code, message, where in found[:limit]
+            ],
+            "truncated": len(found) > limit,
+        }
+    return {"result": "OK", "diagnostics": [], "truncated": False}
 
 
 def update_state_machine(call: Call) -> Any:
     params = call.params
+    _no_versions(params)
     found = machine(call, params["stateMachineArn"])
     text, role = params.get("definition"), params.get("roleArn")
     if (
@@ -140,12 +233,17 @@ def update_state_machine(call: Call) -> Any:
         raise ApiError("StateMachineDeleting", f"State Machine is being deleted: '{found.arn}'")
     if role is not None:
         _arns.check_role(role)
+    logging = params.get("loggingConfiguration")
+    tracing = params.get("tracingConfiguration")
+    new_logging = _logging(logging) if logging is not None else found.logging
+    new_tracing = _tracing(tracing) if tracing is not None else found.tracing
     if text is not None:
         # Running executions keep the definition they started with.
         found.definition = parse(text)
         found.definition_text = text
     if role is not None:
         found.role_arn = role
+    found.logging, found.tracing = new_logging, new_tracing
     found.updated = time.time()
     return {"updateDate": found.updated}
 

@@ -38,7 +38,7 @@ class LongPoll:
         if self.done:
             return False
         self._end()
-        token = task.execution.task_started(task, self.worker)
+        token = task.runner.task_started(task, self.worker)
         if self.responder.closed:
             # Lost-poll mode: the service hands out the task although nobody will read it.
             self.runtime.stats.tasks_handed_to_closed_polls += 1
@@ -91,7 +91,7 @@ def get_activity_task(call: Call) -> Any:
     worker = params.get("workerName")
     task = queue.take()
     if task is not None:
-        token = task.execution.task_started(task, worker)
+        token = task.runner.task_started(task, worker)
         if responder.closed:
             runtime.stats.tasks_handed_to_closed_polls += 1
         return _answer(token, task)
@@ -125,14 +125,14 @@ def send_task_success(call: Call) -> Any:
         value = json.loads(output)
     except ValueError as exc:
         raise ApiError("InvalidOutput", f"Invalid Output: '{exc}'") from None
-    task.execution.task_succeeded(task, output, value)
+    task.runner.task_succeeded(task, output, value)
     return EMPTY
 
 
 def send_task_failure(call: Call) -> Any:
     task = _open_task(call)
     params = call.params
-    task.execution.task_failed(task, Failure(params.get("error"), params.get("cause")))
+    task.runner.task_failed(task, Failure(params.get("error"), params.get("cause")))
     return EMPTY
 
 

@@ -1,4 +1,8 @@
-"""Runtime options of the local endpoint; the defaults are exactly AWS's behaviour."""
+"""Runtime options of the local endpoint.
+
+Defaults behave as AWS does wherever a worker could notice (throttling, lost polls, signed
+requests); the options that make local runs kinder or faster must be asked for.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any, Literal
 
 from fleet._limits import MAX_POLLERS_PER_ACTIVITY
 
-Throttle = Literal["large", "other"]
+Throttle = Literal["aws", "large", "other"]
 FAULT_KINDS = ("500", "503", "drop")
 
 
@@ -37,7 +41,11 @@ def _fault_kinds(value: Any) -> bool:
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "time_scale": (lambda v: _positive(v) and math.isfinite(v), "a positive number"),
     "long_poll_seconds": (_non_negative, "a number >= 0"),
-    "throttle": (lambda v: v in (None, "large", "other"), 'null, "large" or "other"'),
+    "throttle": (
+        lambda v: v in (None, "aws", "large", "other"),
+        'null, "aws", "large" or "other"',
+    ),
+    "mock_config": (lambda v: v is None or isinstance(v, str), "null or a file path"),
     "fault_rate": (lambda v: _non_negative(v) and v <= 1, "a number between 0 and 1"),
     "fault_kinds": (_fault_kinds, f"a non-empty list of {', '.join(FAULT_KINDS)}"),
     "latency_seconds": (_non_negative, "a number >= 0"),
@@ -63,22 +71,25 @@ class EmulatorOptions:
     """Speed-up of every service-side clock: TimeoutSeconds, HeartbeatSeconds, Wait, Retry."""
     long_poll_seconds: float = 60.0
     """How long GetActivityTask is held when no task is ready (real seconds, never scaled)."""
-    throttle: Throttle | None = None
-    """Token buckets per API with the quotas of the large regions or of the other regions."""
+    throttle: Throttle | None = "aws"
+    """Token buckets per API and region with AWS's quotas: "aws" picks the large-region or the
+    other-region quotas by the caller's region, "large"/"other" force one, None turns it off."""
     fault_rate: float = 0.0
     """Fraction of API calls (admin calls excluded) that fail with an injected fault."""
     fault_kinds: tuple[str, ...] = ("500", "drop")
     """Faults picked at random: "500" InternalFailure, "503" unavailable, "drop" connection."""
     latency_seconds: float = 0.0
     """Latency added before every API answer."""
-    lost_polls: bool = False
-    """When true, a long poll whose client went away still takes a task, as AWS does."""
+    lost_polls: bool = True
+    """A long poll whose client went away still takes a task, as AWS does; False drops it."""
     max_pollers_per_activity: int = MAX_POLLERS_PER_ACTIVITY
     """Concurrent polls per activity beyond which ActivityWorkerLimitExceeded is answered."""
     account_id: str = "123456789012"
     """Account id in every ARN."""
     seed: int | None = None
     """Seed of the randomness (faults, retry jitter), for reproducible runs."""
+    mock_config: str | None = None
+    """Step Functions Local mock configuration file for Task resources other than activities."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         check = _CHECKS.get(name)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fleet.emulator._jsonpath import Path
+
+if TYPE_CHECKING:
+    from fleet.emulator._dataflow import Template
+    from fleet.emulator._jsonata import JsonataTemplate
 
 ALL = "States.ALL"
 TASK_FAILED = "States.TaskFailed"
@@ -13,7 +18,8 @@ TIMEOUT = "States.Timeout"
 HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"
 RUNTIME = "States.Runtime"
 DATA_LIMIT = "States.DataLimitExceeded"
-# Terminal errors that no retrier or catcher sees, not even States.ALL.
+# Terminal errors that States.ALL and States.TaskFailed do not match; only States.Runtime is
+# beyond every retrier and catcher, the data limit may still be named explicitly.
 _TERMINAL = frozenset({RUNTIME, DATA_LIMIT})
 
 
@@ -28,8 +34,10 @@ class Failure:
     def matches(self, names: tuple[str, ...]) -> bool:
         """Whether an `ErrorEquals` list covers this failure, by the States Language rules."""
         error = self.error
-        if error in _TERMINAL:
+        if error == RUNTIME:
             return False
+        if error in _TERMINAL:
+            return error in names
         for name in names:
             if name in (ALL, error):
                 return True
@@ -77,6 +85,9 @@ class Catcher:
     errors: tuple[str, ...]
     next: str
     result_path: Path | None
+    assign: Template | JsonataTemplate | None = None
+    output: JsonataTemplate | None = None
+    """A JSONata catcher's Output (JSONPath catchers use `result_path`)."""
 
 
 def pick_retrier(retriers: tuple[Retrier, ...], failure: Failure) -> int | None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fleet.emulator._activities import ActivityTask
+from fleet.emulator._mocks import MockConfig
 from fleet.emulator._options import EmulatorOptions
 from fleet.emulator._stats import EmulatorStats
 from fleet.emulator._store import Store
@@ -29,6 +30,7 @@ class Runtime:
         self._seed = options.seed
         self._rng = random.Random(options.seed)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._mocks: tuple[str, MockConfig] | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -44,6 +46,19 @@ class Runtime:
             self._seed = self.options.seed
             self._rng = random.Random(self._seed)
         return self._rng
+
+    @property
+    def mocks(self) -> MockConfig | None:
+        """The mock configuration named by the `mock_config` option, loaded once per path.
+
+        Raises MockConfigError when the file cannot be read or is malformed.
+        """
+        path = self.options.mock_config
+        if path is None:
+            return None
+        if self._mocks is None or self._mocks[0] != path:
+            self._mocks = (path, MockConfig.load(path))
+        return self._mocks[1]
 
     def real_seconds(self, service_seconds: float) -> float:
         """Real seconds that `service_seconds` of service time take at the current time scale."""

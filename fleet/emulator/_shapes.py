@@ -14,6 +14,7 @@ from fleet._limits import MAX_CAUSE_CHARS, MAX_ERROR_CHARS, MAX_OUTPUT_BYTES
 from fleet.emulator._errors import serialization, validation
 
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
+_INCLUDED = ("ALL_DATA", "METADATA_ONLY")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ SHAPES: dict[str, dict[str, Member]] = {
         "versionDescription": _s(256, min_len=0, sensitive=True),
         "encryptionConfiguration": _STRUCT,
     },
-    "DescribeStateMachine": {"stateMachineArn": _ARN, "includedData": Member(str)},
+    "DescribeStateMachine": {"stateMachineArn": _ARN, "includedData": Member(str, enum=_INCLUDED)},
     "ListStateMachines": {"maxResults": _MAX_RESULTS, "nextToken": _PAGE},
     "UpdateStateMachine": {
         "stateMachineArn": _ARN,
@@ -83,7 +84,7 @@ SHAPES: dict[str, dict[str, Member]] = {
         "input": _PAYLOAD,
         "traceHeader": _s(256, min_len=0),
     },
-    "DescribeExecution": {"executionArn": _ARN, "includedData": Member(str)},
+    "DescribeExecution": {"executionArn": _ARN, "includedData": Member(str, enum=_INCLUDED)},
     "ListExecutions": {
         "stateMachineArn": _s(256),
         "statusFilter": Member(str, enum=_STATUSES),
@@ -107,6 +108,20 @@ SHAPES: dict[str, dict[str, Member]] = {
     },
     "SendTaskFailure": {"taskToken": _TOKEN, "error": _ERROR, "cause": _CAUSE},
     "SendTaskHeartbeat": {"taskToken": _TOKEN},
+    "TagResource": {"resourceArn": _ARN, "tags": Member(list, required=True)},
+    "UntagResource": {"resourceArn": _ARN, "tagKeys": Member(list, required=True)},
+    "ListTagsForResource": {"resourceArn": _ARN},
+    "DescribeStateMachineForExecution": {
+        "executionArn": _ARN,
+        "includedData": Member(str, enum=_INCLUDED),
+    },
+    "ValidateStateMachineDefinition": {
+        "definition": _s(1048576, required=True, utf8=True, sensitive=True),
+        "type": Member(str, enum=("STANDARD", "EXPRESS")),
+        "severity": Member(str, enum=("ERROR", "WARNING")),
+        "maxResults": Member(int, max_value=100),
+    },
+    "RedriveExecution": {"executionArn": _ARN, "clientToken": _s(64)},
 }
 
 _JSON_KIND = {str: "STRING_VALUE", bool: "BOOLEAN_VALUE", int: "NUMBER_VALUE"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fleet.emulator._activities import ActivityQueue
 
@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from fleet.emulator._interpreter import Execution
 
 _order = itertools.count()
+DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
+DEFAULT_TRACING = {"enabled": False}
 
 
 @dataclass(slots=True)
@@ -23,6 +25,7 @@ class Activity:
     name: str
     created: float
     seq: int = field(default_factory=lambda: next(_order))
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -40,6 +43,9 @@ class StateMachine:
     executions: list[Execution] = field(default_factory=list)
     running: int = 0
     seq: int = field(default_factory=lambda: next(_order))
+    tags: dict[str, str] = field(default_factory=dict)
+    logging: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_LOGGING))
+    tracing: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_TRACING))
 
 
 class Store:

@@ -11,6 +11,10 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 from support import machines
 from support.machines import ROLE as ROLE
+from support.sigv4 import DUMMY_AUTHORIZATION
+
+#: A well-formed SigV4 Authorization header (the endpoint checks its form, not the signature).
+SIGNED = DUMMY_AUTHORIZATION
 
 
 def task_definition(activity_arn: str, **task: Any) -> str:
@@ -58,11 +62,15 @@ async def raw_call(
     url: str,
     target: str | None,
     body: bytes,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str | None] | None = None,
     method: str = "POST",
     path: str = "/",
 ) -> tuple[int, dict[str, Any]]:
-    """One HTTP request on a fresh connection; returns the status and the decoded JSON body."""
+    """One HTTP request on a fresh connection; returns the status and the decoded JSON body.
+
+    The request is signed with `SIGNED` unless `headers` gives another Authorization (None
+    leaves it out).
+    """
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     lines = [
@@ -74,7 +82,8 @@ async def raw_call(
     ]
     if target is not None:
         lines.append(f"X-Amz-Target: {target}")
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    headers = {"Authorization": SIGNED, **(headers or {})}
+    lines += [f"{k}: {v}" for k, v in headers.items() if v is not None]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
     try:
         answer = await reader.read()

@@ -33,15 +33,17 @@ async def _refused(sfn: Any, definition: Any) -> str:
     [
         (
             {"StartAt": "Foo", "States": {"Foo": {"Type": "Map", "End": True}}},
-            "SCHEMA_VALIDATION_FAILED: Unsupported state type 'Map' at /States/Foo",
+            "SCHEMA_VALIDATION_FAILED: These fields are required: [ItemProcessor] at /States/Foo",
         ),
         (
             {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [], "End": True}}},
-            "SCHEMA_VALIDATION_FAILED: Unsupported state type 'Parallel' at /States/P",
+            "SCHEMA_VALIDATION_FAILED: These fields are required: [Branches] (a non-empty array) "
+            "at /States/P",
         ),
         (
             {"StartAt": "T", "States": {"T": _task(ItemsPath="$.items")}},
-            "SCHEMA_VALIDATION_FAILED: Unsupported field 'ItemsPath' in a Task state at /States/T",
+            "SCHEMA_VALIDATION_FAILED: The field 'ItemsPath' is not supported by Step Functions "
+            "at /States/T",
         ),
         (
             {"StartAt": "T", "States": {"T": _task(Credentials={"RoleArn": ROLE})}},
@@ -92,11 +94,9 @@ async def _refused(sfn: Any, definition: Any) -> str:
         (
             {
                 "StartAt": "T",
-                "States": {"T": _task(Resource="arn:aws:lambda:us-east-1:123456789012:function:f")},
+                "States": {"T": _task(Resource="arn:aws:states:us-east-1:123:activity:f")},
             },
-            "SCHEMA_VALIDATION_FAILED: Unsupported resource 'arn:aws:lambda:us-east-1:"
-            "123456789012:function:f': only activity ARNs (arn:aws:states:<region>:<account>:"
-            "activity:<name>) can run here at /States/T/Resource",
+            "SCHEMA_VALIDATION_FAILED: Value is not a valid resource ARN at /States/T/Resource",
         ),
         (
             {"StartAt": "T", "States": {"T": _task(Resource="work")}},
@@ -127,15 +127,15 @@ async def _refused(sfn: Any, definition: Any) -> str:
         (
             {
                 "StartAt": "T",
-                "States": {"T": _task(Parameters={"a.$": "States.Format('{}', $.x)"})},
+                "States": {"T": _task(Parameters={"a.$": "States.Nope('{}', $.x)"})},
             },
-            "SCHEMA_VALIDATION_FAILED: Unsupported intrinsic function 'States.Format' at "
+            "SCHEMA_VALIDATION_FAILED: Unsupported intrinsic function 'States.Nope' at "
             "/States/T/Parameters",
         ),
         (
-            {"StartAt": "T", "States": {"T": _task(InputPath="$..deep")}},
-            "SCHEMA_VALIDATION_FAILED: Unsupported JSONPath deep scan '..' in '$..deep' at "
-            "/States/T/InputPath",
+            {"StartAt": "T", "States": {"T": _task(ResultPath="$..deep")}},
+            "SCHEMA_VALIDATION_FAILED: The path '$..deep' must be a reference path (no "
+            "wildcards, filters, slices, unions or deep scans) at /States/T/ResultPath",
         ),
         (
             {
@@ -158,10 +158,10 @@ async def _refused(sfn: Any, definition: Any) -> str:
         (
             {
                 "StartAt": "A",
-                "QueryLanguage": "JSONata",
+                "QueryLanguage": "XPath",
                 "States": {"A": {"Type": "Pass", "End": True}},
             },
-            "SCHEMA_VALIDATION_FAILED: Unsupported QueryLanguage 'JSONata' at /QueryLanguage",
+            "SCHEMA_VALIDATION_FAILED: The value must be JSONPath or JSONata at /QueryLanguage",
         ),
         (
             {

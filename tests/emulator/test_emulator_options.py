@@ -154,14 +154,15 @@ def test_defaults_are_aws_behaviour() -> None:
     assert options.as_dict() == {
         "time_scale": 1.0,
         "long_poll_seconds": 60.0,
-        "throttle": None,
+        "throttle": "aws",
         "fault_rate": 0.0,
         "fault_kinds": ["500", "drop"],
         "latency_seconds": 0.0,
-        "lost_polls": False,
+        "lost_polls": True,
         "max_pollers_per_activity": 1000,
         "account_id": "123456789012",
         "seed": None,
+        "mock_config": None,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from emulator_support import events, machine_with_task, raw_call, until, wait_closed
+from emulator_support import SIGNED, events, machine_with_task, raw_call, until, wait_closed
 
 from fleet.emulator import Emulator
 
@@ -74,8 +74,8 @@ async def _abandoned_poll(emulator: Emulator, activity: str) -> None:
     _reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     body = json.dumps({"activityArn": activity, "workerName": "gone"}).encode()
     writer.write(
-        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: %s\r\nContent-Length: %d\r\n\r\n%s"
-        % (TARGET.encode(), len(body), body)
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: %s\r\nAuthorization: %s\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (TARGET.encode(), SIGNED.encode(), len(body), body)
     )
     await until(lambda: emulator.snapshot()["polls_waiting"] == 1)
     writer.close()
@@ -83,7 +83,10 @@ async def _abandoned_poll(emulator: Emulator, activity: str) -> None:
     await until(lambda: emulator.stats.polls_abandoned == 1)
 
 
-async def test_closed_poll_does_not_take_a_task_by_default(sfn: Any, emulator: Emulator) -> None:
+@pytest.mark.emulator_options(lost_polls=False)
+async def test_closed_poll_does_not_take_a_task_without_lost_polls(
+    sfn: Any, emulator: Emulator
+) -> None:
     activity, machine = await machine_with_task(sfn)
     await _abandoned_poll(emulator, activity)
     assert emulator.snapshot()["polls_waiting"] == 0
@@ -94,8 +97,8 @@ async def test_closed_poll_does_not_take_a_task_by_default(sfn: Any, emulator: E
     assert emulator.stats.tasks_handed_to_closed_polls == 0
 
 
-@pytest.mark.emulator_options(lost_polls=True, long_poll_seconds=0.5, time_scale=100.0)
-async def test_lost_poll_mode_hands_the_task_to_the_closed_poll(
+@pytest.mark.emulator_options(long_poll_seconds=0.5, time_scale=100.0)
+async def test_by_default_a_closed_poll_takes_the_task_as_on_aws(
     sfn: Any, emulator: Emulator
 ) -> None:
     activity, machine = await machine_with_task(sfn, HeartbeatSeconds=10)
@@ -110,6 +113,7 @@ async def test_lost_poll_mode_hands_the_task_to_the_closed_poll(
     assert (await wait_closed(sfn, arn))["error"] == "States.Timeout"
 
 
+@pytest.mark.emulator_options(lost_polls=False)
 async def test_cancelled_client_poll_is_noticed(sfn: Any, emulator: Emulator) -> None:
     activity, machine = await machine_with_task(sfn)
     poll = asyncio.create_task(sfn.get_activity_task(activityArn=activity))
@@ -123,6 +127,7 @@ async def test_cancelled_client_poll_is_noticed(sfn: Any, emulator: Emulator) ->
     assert "taskToken" in await sfn.get_activity_task(activityArn=activity)
 
 
+@pytest.mark.emulator_options(lost_polls=False)
 async def test_stopped_listening_drops_held_polls_but_keeps_state(
     sfn: Any, emulator: Emulator
 ) -> None:

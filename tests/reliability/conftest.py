@@ -34,7 +34,13 @@ def make_endpoint() -> Callable[..., AbstractAsyncContextManager[Emulator]]:
     """A local endpoint with fast clocks and other options: ``async with make_endpoint(...)``."""
 
     def build(**options: Any) -> AbstractAsyncContextManager[Emulator]:
-        defaults = {"time_scale": TIME_SCALE, "long_poll_seconds": LONG_POLL_SECONDS}
+        # The checks read every execution with DescribeExecution, far above its 15-a-second
+        # refill: throttling is off unless a test turns it on. Other defaults stay AWS's.
+        defaults = {
+            "time_scale": TIME_SCALE,
+            "long_poll_seconds": LONG_POLL_SECONDS,
+            "throttle": None,
+        }
         return Emulator(EmulatorOptions(**{**defaults, **options}))
 
     return build

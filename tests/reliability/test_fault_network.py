@@ -28,6 +28,7 @@ from reliability_support import (
 )
 from support.faults import assert_nothing_lost
 from support.fleet_process import fleet_process
+from support.sigv4 import DUMMY_AUTHORIZATION
 from support.worker import client, start, unique
 
 from fleet.emulator import Emulator
@@ -215,6 +216,7 @@ class OtherFleet:
         headers = {
             "Content-Type": "application/x-amz-json-1.0",
             "X-Amz-Target": f"AWSStepFunctions.{operation}",
+            "Authorization": DUMMY_AUTHORIZATION,
         }
         body = {
             "GetActivityTask": {"activityArn": "arn:aws:states:us-east-1:123456789012:activity:x"},

@@ -15,6 +15,7 @@ import anyio
 import pytest
 from support.fleet_process import fleet_process
 from support.process import WorkerProcess, fleet_run, free_port
+from support.sigv4 import DUMMY_AUTHORIZATION
 from support.worker import (
     RETRY_FLEET,
     RETRY_TIMEOUT,
@@ -150,6 +151,7 @@ async def _naive_polls(endpoint_url: str, activity_arn: str, count: int) -> None
     headers = {
         "Content-Type": "application/x-amz-json-1.0",
         "X-Amz-Target": "AWSStepFunctions.GetActivityTask",
+        "Authorization": DUMMY_AUTHORIZATION,
     }
     body = json.dumps({"activityArn": activity_arn, "workerName": "naive"})
     async with aiohttp.ClientSession() as session, anyio.create_task_group() as tg:
