@@ -18,8 +18,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="fleet emulator",
         description="Serve the AWS Step Functions API (activities, state machines, executions) "
         "over the real AWS JSON 1.0 wire protocol. The defaults follow AWS where a worker can "
-        "notice: API quotas, 60 s long polls, lost polls, SigV4-signed requests (any key is "
-        "accepted and signatures are not verified). The options below make runs kinder.",
+        "notice: API token buckets, 60 s long polls, lost polls, SigV4-signed requests (any key "
+        "is accepted and signatures are not verified). Options below can make runs kinder or "
+        "faster.",
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
