@@ -166,7 +166,7 @@ async def test_sigkill_mid_task_is_recovered_by_the_heartbeat_timeout_and_retry(
     assert ledger.timeouts == 8
     assert ledger.workers["rescuer"] == {"received": 8, "succeeded": 8}
     # Each task waited for the service's heartbeat clock (its last heartbeat came about one
-    # interval, ~0.8 s, before the kill), then the retry started at once.
+    # interval, ~0.8 s, before the kill); the retry was scheduled right after (checked by
+    # assert_nothing_lost on the endpoint's clock) and a waiting rescuer poll took it.
     assert min(ledger.recoveries) > HEARTBEAT_REAL - 1.5
-    assert max(ledger.recoveries) < HEARTBEAT_REAL + RETRY_REAL + 1.5
     show("sigkill", ledger.summary())
