@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 
 from support.process import Samples, WorkerProcess, free_port, parse_samples
@@ -34,8 +35,19 @@ class FleetProcess(WorkerProcess):
         return parse_samples(self.metrics_file.read_text())
 
     async def sample(self, name: str, **labels: str) -> float:
-        """One live sample (0 when the series does not exist yet)."""
-        return (await self.scrape()).get((name, tuple(sorted(labels.items()))), 0.0)
+        """One live sample (0 when the series does not exist yet).
+
+        When the worker does not answer, the error says whether it still runs and shows the
+        last lines it logged.
+        """
+        try:
+            samples = await self.scrape()
+        except aiohttp.ClientConnectionError as exc:
+            status = self.process.returncode
+            state = "running" if status is None else f"exited with status {status}"
+            tail = "\n".join(self.lines[-30:])
+            raise RuntimeError(f"{self.name} ({state}) did not answer: {exc}\n{tail}") from exc
+        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
     async def wait_for(
         self, name: str, at_least: float, timeout: float = 20.0, **labels: str
