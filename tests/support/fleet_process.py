@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 
 from support.process import Samples, WorkerProcess, free_port, parse_samples
@@ -34,13 +35,23 @@ class FleetProcess(WorkerProcess):
         return parse_samples(self.metrics_file.read_text())
 
     async def sample(self, name: str, **labels: str) -> float:
-        """The live sum of ``name`` over the series whose labels include ``labels`` (0 if none)."""
+        """The live sum of ``name`` over the series whose labels include ``labels`` (0 if none).
+
+        When the worker does not answer, the error says whether it still runs and shows the
+        last lines it logged.
+        """
+        try:
+            samples = await self.scrape()
+        except aiohttp.ClientConnectionError as exc:
+            status = self.process.returncode
+            state = "running" if status is None else f"exited with status {status}"
+            tail = "\n".join(self.lines[-30:])
+            raise RuntimeError(f"{self.name} ({state}) did not answer: {exc}\n{tail}") from exc
         want = set(labels.items())
         return sum(
-            value
-            for (sample, series), value in (await self.scrape()).items()
+            value for (sample, series), value in samples.items()
             if sample == name and want <= set(series)
-        )
+        )  # fmt: skip
 
     async def wait_for(
         self, name: str, at_least: float, timeout: float = 20.0, **labels: str
