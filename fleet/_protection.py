@@ -1,8 +1,11 @@
 """ECS task scale-in protection: on while the worker has tasks in flight, off when idle.
 
 The ECS agent's endpoint (``$ECS_AGENT_URI/task-protection/v1/state``) keeps service
-auto scaling and deployments from stopping a busy task. Failures are logged and counted,
-never fatal: draining still handles the stops protection cannot prevent (Spot, StopTask).
+auto scaling and deployments from stopping a busy task. Protection is asked for as soon as the
+first task arrives, not at the next periodic check: a deployment or scale-in stops every
+unprotected task at once, and a task that arrived a moment earlier would be drained with it.
+Failures are logged and counted, never fatal: draining still handles the stops protection
+cannot prevent (Spot, StopTask).
 """
 
 from __future__ import annotations
@@ -20,13 +23,18 @@ _log = get_logger("protection")
 
 
 class TaskProtection:
-    """Keeps the task's scale-in protection in line with whether it is busy."""
+    """Keeps the task's scale-in protection in line with whether it is busy.
+
+    ``busy`` says whether tasks are in flight; ``changes`` returns the event set at the next
+    change of that (the supervisor's), which wakes the watch between its periodic checks.
+    """
 
     def __init__(
         self,
         agent_uri: str,
         *,
         busy: Callable[[], bool],
+        changes: Callable[[], anyio.Event],
         metrics: Metrics,
         expires_minutes: int = 60,
         idle_grace_seconds: float = 10.0,
@@ -35,6 +43,7 @@ class TaskProtection:
         self.url = agent_uri.rstrip("/") + "/task-protection/v1/state"
         self.enabled = False
         self._busy = busy
+        self._changes = changes
         self._metrics = metrics
         self._expires_minutes = expires_minutes
         self._idle_grace = idle_grace_seconds
@@ -48,8 +57,12 @@ class TaskProtection:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             try:
                 while True:
+                    # Taken before the step, so that a change during its request wakes the
+                    # next one rather than waiting for the periodic check.
+                    change = self._changes()
                     await self._step(session)
-                    await anyio.sleep(self._check)
+                    with anyio.move_on_after(self._check):
+                        await change.wait()
             finally:
                 if self.enabled:
                     with anyio.CancelScope(shield=True), anyio.move_on_after(5):

@@ -301,6 +301,10 @@ class Supervisor:
         self._changed.set()
         self._changed = anyio.Event()
 
+    def next_change(self) -> anyio.Event:
+        """The event set at the next change of state (take it before reading the state)."""
+        return self._changed
+
     async def wait_changed(self) -> None:
         """Wait for the next change of state."""
         await self._changed.wait()

@@ -75,15 +75,20 @@ class ThreadPool:
             loop, future, call = job
             with self._lock:
                 self._running += 1
+            result: Any = None
+            error: BaseException | None = None
             try:
                 result = call()
             except BaseException as exc:  # handed to the awaiting task, not lost
-                _settle(loop, future, None, exc)
-            else:
-                _settle(loop, future, result, None)
+                error = exc
+            finally:
+                # The call has ended: say so before its caller can see the result, or an exit
+                # that follows at once counts it as a handler still running.
+                with self._lock:
+                    self._running -= 1
+            _settle(loop, future, result, error)
             with self._lock:
                 self._idle += 1
-                self._running -= 1
 
     def close(self) -> None:
         """Let idle threads exit; busy ones finish their call first (they never block exit)."""

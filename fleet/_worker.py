@@ -225,6 +225,7 @@ async def _run(
         protection = TaskProtection(
             agent,
             busy=lambda: sup.in_flight > 0,
+            changes=sup.next_change,
             metrics=metrics,
             idle_grace_seconds=settings.task_protection_idle_seconds,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,8 @@ from support.worker import create_machine, running_worker, start, unique, wait_d
 
 from fleet import Fleet, Task
 from fleet._api import Api
+from fleet._metrics import Metrics
+from fleet._protection import TaskProtection
 from fleet.emulator import Emulator
 
 
@@ -80,6 +83,43 @@ async def test_scale_in_protection_is_on_while_busy_and_off_when_idle(
     assert worker.value("fleet_api_requests_total", operation="TaskProtection",
                         outcome="server_error") == 1  # fmt: skip
     assert worker.value("fleet_api_requests_total", operation="TaskProtection", outcome="ok") == 2
+
+
+async def test_protection_goes_on_when_the_first_task_arrives_not_at_the_next_check(
+    agent: FakeEcsAgent,
+) -> None:
+    # A deployment stops every unprotected task at once: a worker that took a task must not
+    # wait for its periodic check (an hour here) before it asks for protection.
+    in_flight = 0
+    looked = anyio.Event()
+    change = anyio.Event()
+
+    def busy() -> bool:
+        looked.set()
+        return in_flight > 0
+
+    protection = TaskProtection(
+        os.environ["ECS_AGENT_URI"],
+        busy=busy,
+        changes=lambda: change,
+        metrics=Metrics(),
+        check_seconds=3600,
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(protection.run)
+        with anyio.fail_after(10):
+            await looked.wait()  # the first check found the worker idle: no request
+        assert agent.puts == []
+        in_flight = 1  # a task arrives; the supervisor announces the change, as it does
+        change.set()
+        change = anyio.Event()
+        with anyio.fail_after(10):
+            while not agent.puts:
+                await anyio.sleep(0.02)
+        assert agent.puts == [{"ProtectionEnabled": True, "ExpiresInMinutes": 60}]
+        assert protection.enabled
+        tg.cancel_scope.cancel()
+    assert agent.puts[-1] == {"ProtectionEnabled": False}  # released on the way out
 
 
 async def test_slot_utilisation_is_published_as_embedded_metrics(

@@ -173,7 +173,7 @@ async def test_a_rolling_deploy_under_load_finishes_with_nothing_lost(
         assert old.sup is not None
         first = await start(sfn, machine, [{"n": n} for n in range(12)])
         with anyio.fail_after(20):
-            while old.sup.in_flight < 12:
+            while old.sup.in_flight < 12 or not endpoints.protection.get(old_key):
                 await anyio.sleep(0.02)
 
         # A new deployment: its task starts while the old one is busy and protected.
@@ -185,7 +185,12 @@ async def test_a_rolling_deploy_under_load_finishes_with_nothing_lost(
                 while old.sup.mode is not Mode.STOPPING:
                     await anyio.sleep(0.02)
             assert endpoints.protection[old_key][-1] is True  # still busy, still protected
-            # Work that arrives from now on goes to the new generation only.
+            # A poll the old worker had open when it stopped is never cancelled (the service
+            # may answer it anyway) and would run what it brings; once those polls have ended,
+            # work that arrives goes to the new generation only.
+            with anyio.fail_after(20):
+                while old.sup.polls_in_flight:
+                    await anyio.sleep(0.02)
             second = await start(sfn, machine, [{"n": n} for n in range(12, 24)])
             done = await wait_done(sfn, second, timeout=30)
             assert {json.loads(d["output"])["generation"] for d in done.values()} == {2}

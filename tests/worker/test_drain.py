@@ -146,19 +146,29 @@ async def test_a_second_signal_skips_to_the_fail_back(
     assert statuses(done) == {"SUCCEEDED"}
 
 
-async def _naive_polls(endpoint_url: str, activity_arn: str, count: int) -> None:
-    """What a naive worker does on SIGTERM: start long polls, then cancel them."""
+async def _naive_polls(emu: Emulator, activity_arn: str, count: int) -> None:
+    """What a naive worker does on SIGTERM: start long polls, then cancel them.
+
+    Returns once the endpoint holds the polls and has seen their clients go.
+    """
     headers = {
         "Content-Type": "application/x-amz-json-1.0",
         "X-Amz-Target": "AWSStepFunctions.GetActivityTask",
         "Authorization": DUMMY_AUTHORIZATION,
     }
     body = json.dumps({"activityArn": activity_arn, "workerName": "naive"})
+    stats = emu.stats
+    polls, abandoned = stats.requests["GetActivityTask"], stats.polls_abandoned
     async with aiohttp.ClientSession() as session, anyio.create_task_group() as tg:
         for _ in range(count):
-            tg.start_soon(lambda: session.post(endpoint_url, data=body, headers=headers))
-        await anyio.sleep(0.5)
+            tg.start_soon(lambda: session.post(emu.endpoint_url, data=body, headers=headers))
+        with anyio.fail_after(10):
+            while stats.requests["GetActivityTask"] < polls + count:
+                await anyio.sleep(0.02)
         tg.cancel_scope.cancel()  # the connections close; the polls stay on the server
+    with anyio.fail_after(10):
+        while stats.polls_abandoned < abandoned + count:
+            await anyio.sleep(0.02)
 
 
 async def test_lost_poll_mode_the_drain_loses_nothing_where_cancelled_polls_do(
@@ -171,9 +181,11 @@ async def test_lost_poll_mode_the_drain_loses_nothing_where_cancelled_polls_do(
             naive_arn, naive_machine = await create_machine(
                 sfn, naive_name, heartbeat=2, retry=[RETRY_TIMEOUT]
             )
-            await _naive_polls(emu.endpoint_url, naive_arn, 4)
+            await _naive_polls(emu, naive_arn, 4)
             naive_runs = await start(sfn, naive_machine, [{}] * 4)
-            await anyio.sleep(0.2)
+            with anyio.fail_after(10):
+                while emu.stats.tasks_handed_to_closed_polls < 4:
+                    await anyio.sleep(0.02)
             lost = emu.stats.tasks_handed_to_closed_polls
             assert lost == 4
 
