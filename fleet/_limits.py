@@ -64,3 +64,16 @@ def cut_cause(message: str, detail: str, limit: int = MAX_CAUSE_CHARS) -> str:
     tail_bytes = detail.encode()[-room:] if room > 0 else b""
     tail = tail_bytes.decode(errors="ignore")
     return cut(f"{head}\n\n{_MARK}{tail}", limit)
+
+
+#: Regions whose Step Functions API buckets are the large ones (service quotas page).
+LARGE_REGIONS: Final = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
+#: Refill per second of each per-task API bucket (GetActivityTask, SendTaskHeartbeat,
+#: SendTaskSuccess, SendTaskFailure), per account and region: large regions, then the others.
+API_REFILL_LARGE: Final = 500
+API_REFILL_OTHER: Final = 300
+
+
+def api_refill_per_second(region: str | None) -> int:
+    """The refill of each per-task API bucket in ``region`` (the smaller one when unknown)."""
+    return API_REFILL_LARGE if region in LARGE_REGIONS else API_REFILL_OTHER

@@ -52,7 +52,11 @@ class Settings(BaseSettings):
     max_pollers: int = Field(default=10, ge=1, le=1000)
     """Most concurrent long polls per activity (the service allows 1,000 per activity ARN)."""
     heartbeat_seconds: Seconds = 60.0
-    """HeartbeatSeconds assumed for an activity that does not set its own; beats at ~0.8x."""
+    """HeartbeatSeconds assumed for an activity that does not set its own."""
+    heartbeat_schedule: Literal["late", "fixed"] = "late"
+    """late: beat just before the window closes, spread; fixed: every ~0.8x (the old way)."""
+    api_rate: float | None = Field(default=None, gt=0)
+    """This process's calls/s per API bucket (the account's refill / processes); unset: none."""
     drain_seconds: Seconds = 100.0
     """Budget from SIGTERM to exit; keep it below the task definition's stopTimeout (max 120)."""
     drain_reserve_seconds: Seconds = 10.0
@@ -92,7 +96,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", "task_protection", mode="before")
+    @field_validator("log_format", "task_protection", "heartbeat_schedule", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value

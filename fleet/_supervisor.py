@@ -77,7 +77,7 @@ class Supervisor:
         self.api = api
         self.metrics = metrics
         self.threads = ThreadPool(settings.threads)
-        self.heartbeats = HeartbeatScheduler(api, metrics)
+        self.heartbeats = HeartbeatScheduler.for_settings(api, metrics, settings)
         process = anyio.CapacityLimiter(settings.concurrency)
         self.runtimes: list[ActivityRuntime] = []
         for activity, arn in activities:

@@ -19,6 +19,7 @@ from aiobotocore.config import AioConfig
 from fleet._api import Api, ApiError
 from fleet._app import Activity, Fleet
 from fleet._arn import partition
+from fleet._budget import Budget
 from fleet._emf import publish
 from fleet._errors import ConfigurationError
 from fleet._http import make_app, serve_http
@@ -185,7 +186,7 @@ async def serve(
             pool_size=config.max_pool_connections,
         ) as task_calls,
     ):
-        api = Api(client, metrics, task_calls=task_calls)
+        api = Api(client, metrics, task_calls=task_calls, budget=Budget(settings.api_rate))
         resolved = await resolve_arns(api, session, settings, app.activities)
         sup = Supervisor(activities=resolved, settings=settings, api=api, metrics=metrics)
         return await _run(sup, settings, metrics, handle_signals, on_started)
