@@ -22,6 +22,7 @@ from fleet._arn import partition
 from fleet._budget import Budget
 from fleet._emf import publish
 from fleet._errors import ConfigurationError
+from fleet._gc import Collector
 from fleet._http import make_app, serve_http
 from fleet._limits import READ_TIMEOUT_SECONDS
 from fleet._logging import get_logger
@@ -199,7 +200,8 @@ async def _run(
     handle_signals: bool,
     on_started: Callable[[Supervisor, int], Awaitable[None] | None] | None,
 ) -> int:
-    lag = LagMonitor()
+    collector = Collector(lambda: sup.in_flight)
+    lag = LagMonitor(collector=collector, in_flight=lambda: sup.in_flight)
     agent = os.environ.get("ECS_AGENT_URI", "")
     use_protection = settings.task_protection == "on" or (
         settings.task_protection == "auto" and bool(agent)
@@ -238,6 +240,7 @@ async def _run(
             serve_http, web_app, settings.metrics_host, settings.metrics_port
         )
         companions.start_soon(lag.run)
+        companions.start_soon(collector.run)
         if handle_signals:
             companions.start_soon(_watch_signals, sup)
         if protection is not None:
