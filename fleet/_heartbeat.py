@@ -14,6 +14,10 @@ never asks for more than its share of the bucket in any second:
   deadlines. When permits are short (the budget is spent, or the service throttles), the
   tasks nearest their deadline are served first and beats that can no longer arrive in
   time go last, so throttling costs the fewest tasks.
+- **Shed rather than starve.** When the calendar has no room left before a task's safe
+  time, the process is past its share. That task's beat then goes after every planned one:
+  the tasks that fit keep every beat, and only the overflow risks its window, instead of
+  every task being served a little too late.
 - **Retried within the window.** A throttled or failed beat is tried again after a short
   pause, while the task's window is still open; a throttled answer also pauses the
   process's beats for that pause, so that the bucket can refill.
@@ -50,7 +54,7 @@ from fleet._settings import Settings
 
 _OPERATION = "SendTaskHeartbeat"
 #: Share of a calendar second's room given to first beats; the rest absorbs retries.
-_CALENDAR_FILL = 0.9
+_CALENDAR_FILL = 0.97
 #: Added to the ready-queue key of beats that come too late to save their task.
 _HOPELESS = 1e15
 
@@ -85,6 +89,7 @@ class Beat:
         self.deadline = self.last_sent + heartbeat_seconds
         self.due = math.inf
         self.slot: int | None = None  # the calendar second this beat holds, if any
+        self.spare = False  # no room in the calendar: served after every planned beat
         self.stopped = False
         self.sending: asyncio.Future[None] | None = None
 
@@ -220,7 +225,9 @@ class HeartbeatScheduler:
                 1 - _quota.FIXED_JITTER, 1.0
             )
         elif self._calendar is not None:
-            due, beat.slot = self._calendar.place(now, beat.deadline - _quota.margin(beat.window))
+            latest = beat.deadline - _quota.margin(beat.window)
+            due, beat.slot = self._calendar.place(now, latest)
+            beat.spare = beat.slot is None and latest > now
         else:
             due = beat.deadline - _quota.margin(beat.window)
         self._push_timer(beat, max(due, now))
@@ -278,7 +285,8 @@ class HeartbeatScheduler:
                 continue  # stopped, busy, or an entry superseded by a newer one
             beat.due = math.inf
             self.release_slot(beat)
-            heapq.heappush(ready, (due if fixed else beat.deadline, next(self._order), beat))
+            key = due if fixed else beat.deadline + (_HOPELESS if beat.spare else 0.0)
+            heapq.heappush(ready, (key, next(self._order), beat))
         if self._calendar is not None and int(now) > self._swept + 60:
             self._swept = int(now)
             self._calendar.forget_before(self._swept)
