@@ -44,6 +44,7 @@ class RunningTask:
         self.cancel_reason: CancelReason | None = None
         self.gone_code = ""
         self._scope: anyio.CancelScope | None = None
+        self.window_closes = 0.0  # the heartbeat window's end, when the handler returned
         self.log = logging.LoggerAdapter(_log, {"activity": runtime.name, "token": self.token_hash})
 
     def cancel(self, reason: CancelReason) -> None:
@@ -66,7 +67,7 @@ class RunningTask:
                         self._sup.api,
                         self.token,
                         report,
-                        deadline=self._sup.report_deadline(),
+                        deadline=self._sup.report_deadline(self.window_closes),
                         log=self.log,
                     )
         except Exception:
@@ -109,6 +110,7 @@ class RunningTask:
             self._scope = None
         finally:
             await beat.stop()
+            self.window_closes = beat.deadline
         if self.cancel_reason == "task_gone":
             return None
         if self.cancel_reason == "interrupted":

@@ -135,9 +135,13 @@ class Supervisor:
         limit = self.settings.max_tasks
         return limit is None or self.received + self.polls_in_flight < limit
 
-    def report_deadline(self) -> float:
-        """When reporting a result must give up (sooner during a drain)."""
-        soon = anyio.current_time() + self.settings.report_deadline_seconds
+    def report_deadline(self, window_closes: float = 0.0) -> float:
+        """When reporting a result must give up (sooner during a drain).
+
+        Not before ``window_closes``, the end of the task's heartbeat window: until then the
+        service still takes the result, so a throttled report keeps trying.
+        """
+        soon = max(anyio.current_time() + self.settings.report_deadline_seconds, window_closes)
         return min(soon, self._hard_deadline - _EXIT_MARGIN_SECONDS)
 
     def snapshot(self) -> Snapshot:

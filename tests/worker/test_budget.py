@@ -6,11 +6,11 @@ from typing import Any
 
 import anyio
 import pytest
-from support.worker import create_machine, running_worker, start, unique, wait_done
+from support.worker import client, create_machine, running_worker, start, unique, wait_done
 
 from fleet import Fleet, Task
 from fleet._budget import BUDGETED, Budget
-from fleet.emulator import Emulator
+from fleet.emulator import Emulator, _throttle
 
 
 class _Clock:
@@ -78,3 +78,35 @@ async def test_polls_heartbeats_and_reports_of_a_process_stay_within_its_share(
     for operation in ("GetActivityTask", "SendTaskHeartbeat", "SendTaskSuccess"):
         # Never more than the share per second, plus the one second's burst it starts with.
         assert calls[operation] <= rate * elapsed + rate, (operation, calls[operation], elapsed)
+
+
+@pytest.mark.slow
+async def test_a_throttled_report_keeps_trying_while_the_task_s_window_is_open(
+    make_endpoint: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The endpoint's SendTaskSuccess bucket: one token, then one every 2 s. Three results
+    # reported together need 4 s, far past FLEET_REPORT_DEADLINE_SECONDS (0.5 s here) but
+    # inside the 10 s heartbeat window, during which the service still takes a result.
+    monkeypatch.setitem(_throttle._QUOTAS, "SendTaskSuccess", ((1, 0.5), (1, 0.5)))
+    app = Fleet()
+    name = unique("SlowReports")
+    tasks = 3
+
+    @app.activity(name, heartbeat_seconds=10.0)
+    async def work(task: Task) -> int:
+        return 1
+
+    async with make_endpoint(throttle="large") as emu, client(emu.endpoint_url) as sfn:
+        _, machine = await create_machine(sfn, name, heartbeat=10)
+        arns = await start(sfn, machine, [{}] * tasks)
+        async with running_worker(
+            app, emu.endpoint_url, concurrency=tasks, min_pollers=tasks, max_pollers=tasks,
+            report_deadline_seconds=0.5,
+        ) as worker:  # fmt: skip
+            done = await wait_done(sfn, arns, timeout=30)
+        throttled = emu.stats.throttled["SendTaskSuccess"]
+
+    assert throttled >= 1
+    assert {d["status"] for d in done.values()} == {"SUCCEEDED"}
+    assert worker.value("fleet_tasks_completed_total", activity=name, outcome="succeeded") == tasks
+    assert worker.value("fleet_tasks_completed_total", activity=name, outcome="unreported") == 0
