@@ -5,14 +5,15 @@ them for as long as it runs: with 100,000 tasks in flight one full collection bl
 loop for seconds, and CPython starts one whenever the long-lived objects have grown by a
 quarter. Objects that have already lived a while are rarely garbage, and when they become
 garbage reference counting frees them. So the worker *freezes* them (``gc.freeze()``: they
-move to a generation the collector never walks) at start-up and then once a minute, after a
+move to a generation the collector never walks) at start-up and then every second, after a
 young collection has cleared what died young; full collections then walk only what arrived
-since the last freeze.
+in the last second. (Once a minute is not enough: at 500 new tasks a second, a minute's
+arrivals still take a collection over a second to walk.)
 
 The price: a reference *cycle* among frozen objects that becomes garbage is kept until the
 next thaw. The runtime's own path makes no such cycles; handlers might. So the collector
 thaws everything and collects once the process has nothing in flight, and at most once an
-hour regardless (one pause an hour rather than one a minute).
+hour regardless (one pause an hour rather than several a minute).
 
 The pauses the collector does make are timed (``gc.callbacks``), so that the lag warning
 can say when the runtime, not a handler, blocked the loop.
@@ -40,7 +41,7 @@ class Collector:
         self,
         in_flight: Callable[[], int],
         *,
-        freeze_every: float = 60.0,
+        freeze_every: float = 1.0,
         thaw_every: float = 3600.0,
     ) -> None:
         self._in_flight = in_flight
