@@ -31,7 +31,7 @@ from _harness import OUT, Endpoint, call, make_machine, prequeue, save, start_ou
 
 #: Worker metrics ports: the benchmark's own range.
 BASE_PORT = 18650
-_SAMPLE = re.compile(r'^([a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+|NaN|[+-]Inf)$')
+_SAMPLE = re.compile(r"^([a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+|NaN|[+-]Inf)$")
 
 
 def set_options(url: str, **changes: Any) -> None:

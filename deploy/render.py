@@ -119,7 +119,10 @@ def sizing_tables(sizing: Sizing, console: Console) -> None:
             f"tasks in flight / heartbeat ceiling at HeartbeatSeconds {sizing.heartbeat_seconds}",
             f"{sizing.inflight_mean:,.0f} of {sizing.heartbeat_ceiling:,}",
         ),
-        ("API calls/s per Fargate task, each API (FLEET_API_RATE)", f"{sizing.api_rate_per_task:g}"),
+        (
+            "API calls/s per Fargate task, each API (FLEET_API_RATE)",
+            f"{sizing.api_rate_per_task:g}",
+        ),
     ]
     if sizing.run_seconds is not None:
         rows.append(("estimated run length", f"{sizing.run_seconds:,.0f} s"))

@@ -38,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from fleet._appstring import import_app
     from fleet._logging import configure_logging
+    from fleet._loop import use_uvloop
     from fleet._settings import Settings, load_settings
     from fleet._worker import serve
 
@@ -47,7 +48,10 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigurationError("no app given: fleet run module:attribute (or set FLEET_APP)")
     configure_logging(settings.log_level, settings.log_format)
     app = import_app(settings.app)
-    return anyio.run(lambda: serve(app, settings, handle_signals=True))
+    return anyio.run(
+        lambda: serve(app, settings, handle_signals=True),
+        backend_options={"use_uvloop": use_uvloop(settings.event_loop)},
+    )
 
 
 def _positive_float(text: str) -> float:

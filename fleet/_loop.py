@@ -9,12 +9,32 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from fleet._errors import ConfigurationError
 from fleet._logging import get_logger
 
 if TYPE_CHECKING:
     from fleet._gc import Collector
 
 _log = get_logger("loop")
+
+
+def use_uvloop(choice: str) -> bool:
+    """Whether to run on uvloop for ``FLEET_EVENT_LOOP`` (``auto``: when it is installed).
+
+    Raises ConfigurationError when uvloop is asked for but not installed.
+    """
+    if choice == "asyncio":
+        return False
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigurationError(
+                "FLEET_EVENT_LOOP=uvloop but uvloop is not installed: "
+                "pip install 'sfn-fleet[uvloop]'"
+            ) from None
+        return False
+    return True
 
 
 class LagMonitor:

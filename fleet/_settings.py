@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     """late: beat just before the window closes, spread; fixed: every ~0.8x (the old way)."""
     api_rate: float | None = Field(default=None, gt=0)
     """This process's calls/s per API bucket (the account's refill / processes); unset: none."""
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    """auto: uvloop when installed (the uvloop extra), else asyncio's own loop."""
     drain_seconds: Seconds = 100.0
     """Budget from SIGTERM to exit; keep it below the task definition's stopTimeout (max 120)."""
     drain_reserve_seconds: Seconds = 10.0
@@ -96,7 +98,9 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", "task_protection", "heartbeat_schedule", mode="before")
+    @field_validator(
+        "log_format", "task_protection", "heartbeat_schedule", "event_loop", mode="before"
+    )
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
