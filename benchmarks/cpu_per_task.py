@@ -13,8 +13,16 @@ import argparse
 import time
 from typing import Any
 
-from _harness import Endpoint, make_machine, median, prequeue, save, start_ours, start_script
-from _harness import wait_for
+from _harness import (
+    Endpoint,
+    make_machine,
+    median,
+    prequeue,
+    save,
+    start_ours,
+    start_script,
+    wait_for,
+)
 
 KINDS = ("ours", "ours-uvloop", "aiohttp")
 
