@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import time
 import weakref
 
@@ -11,7 +12,8 @@ import anyio
 import pytest
 
 from fleet._gc import Collector
-from fleet._loop import LagMonitor
+from fleet._errors import ConfigurationError
+from fleet._loop import LagMonitor, use_uvloop
 
 
 class _Node:
@@ -61,3 +63,13 @@ async def test_a_lag_from_garbage_collection_blames_the_runtime(
     ]
     assert any("garbage collection" in m for m in messages), messages
     assert any("plain def" in m for m in messages), messages
+
+
+def test_uvloop_is_used_when_installed_and_a_missing_one_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert use_uvloop("asyncio") is False
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if not installed
+    assert use_uvloop("auto") is False
+    with pytest.raises(ConfigurationError, match="pip install 'sfn-fleet\\[uvloop\\]'"):
+        use_uvloop("uvloop")
