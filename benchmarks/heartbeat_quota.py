@@ -114,7 +114,7 @@ def measure(args: argparse.Namespace, schedule: str) -> dict[str, Any]:
             flags += ["--api-rate", str(args.api_rate)]
         workers = []
         for index in range(processes):
-            port = BASE_PORT + index
+            port = args.base_port + index
             worker = start_ours(
                 endpoint.url, "apps:sleeper", *flags, "--metrics-port", str(port),
                 env={"BENCH_ACTIVITY": "quota", "BENCH_SLEEP": str(args.seconds),
@@ -207,6 +207,7 @@ def main() -> None:
     parser.add_argument("--max-pollers", type=int, default=100)
     parser.add_argument("--schedules", default="late")
     parser.add_argument("--name", default="heartbeat_quota")
+    parser.add_argument("--base-port", type=int, default=BASE_PORT, help="first metrics port")
     args = parser.parse_args()
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     rows = [measure(args, schedule) for schedule in args.schedules.split(",")]
