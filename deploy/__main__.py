@@ -113,6 +113,8 @@ async def _cmd_plan(stack: Stack, args: argparse.Namespace, out: Console) -> int
         what = "destroy" if args.destroy else "apply"
         out.print(render.plan_table(steps, f"{what} plan for stack '{stack.name}'"))
         out.print(render.summary(steps))
+        if not args.destroy:
+            out.print(escape(render.heartbeat_ceiling(ctx.sizing)))
         for step in steps:
             if step.action == "conflict":
                 text = escape(f"{step.kind} '{step.name}': {step.note}")
