@@ -7,11 +7,13 @@ that sizing promises is the one the worker can hold.
 
 The service's heartbeat clock restarts when a beat *arrives*. A beat is sent ``margin``
 seconds before the window closes, which leaves room for one attempt that runs to its
-timeout, a pause after a throttled answer, and a second attempt:
+timeout, a pause after a throttled answer, and a second attempt; long windows keep a
+twentieth of the window, so that an endpoint that stalls for several seconds costs retries,
+not tasks:
 
-    margin = 2 * attempt_timeout + retry_pause
+    margin = max(2 * attempt_timeout + retry_pause, W / 20)   (at most W / 2)
     attempt_timeout = clamp(W / 20, 0.25 s, 2 s),  retry_pause = clamp(W / 40, 0.1 s, 1 s)
-    interval = W - margin                          (60 s -> 55 s, 300 s -> 295 s)
+    interval = W - margin                          (60 s -> 55 s, 300 s -> 285 s)
 
 The ``fixed`` schedule is the earlier one, kept selectable for comparison: a beat every
 0.8 x W minus up to 10 % jitter (0.76 x W on average), so a fifth of the quota is spent on
@@ -55,7 +57,7 @@ def margin(heartbeat_seconds: float) -> float:
     Never more than half the window, so that very short windows still beat at most twice.
     """
     room = 2 * attempt_timeout(heartbeat_seconds) + retry_pause(heartbeat_seconds)
-    return min(room, heartbeat_seconds / 2)
+    return min(max(room, heartbeat_seconds / 20), heartbeat_seconds / 2)
 
 
 def interval(heartbeat_seconds: float, schedule: Schedule = "late") -> float:
