@@ -64,6 +64,7 @@ class Budget:
             burst = max(1.0, rate)
             self._buckets = {op: TokenBucket(rate, burst, clock) for op in BUDGETED}
         self._clock = clock
+        self._locks: dict[str, anyio.Lock] = {}
 
     def limits(self, operation: str) -> bool:
         """True when ``operation`` draws from a bucket of this budget."""
@@ -80,13 +81,23 @@ class Budget:
         return 0.0 if bucket is None else bucket.wait_seconds()
 
     async def acquire(self, operation: str, deadline: float = math.inf) -> bool:
-        """Wait for a permit for ``operation``; False if ``deadline`` comes first."""
+        """Wait for a permit for ``operation``; False if ``deadline`` comes first.
+
+        Callers wait their turn on a lock, so that only the first in line polls the bucket:
+        thousands of waiters each polling it would wake thousands of times a permit.
+        """
         bucket = self._buckets.get(operation)
-        if bucket is None:
+        if bucket is None or bucket.take():
             return True
-        while not bucket.take():
-            wait = bucket.wait_seconds()
-            if self._clock() + wait > deadline:
-                return False
-            await anyio.sleep(wait)
-        return True
+        lock = self._locks.get(operation)
+        if lock is None:
+            lock = self._locks[operation] = anyio.Lock()
+        with anyio.move_on_after(max(0.0, deadline - self._clock())):
+            async with lock:
+                while not bucket.take():
+                    wait = bucket.wait_seconds()
+                    if self._clock() + wait > deadline:
+                        return False
+                    await anyio.sleep(wait)
+                return True
+        return False

@@ -10,6 +10,7 @@ the same place, as the same principal, as the rest of the worker.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,6 +66,11 @@ class TaskCalls:
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self._beats: aiohttp.ClientSession | None = None
+        # Calls wait for a connection here, not in aiohttp's pool, where the attempt's
+        # timeout would already be running: tens of thousands of reports queued there all
+        # timed out together and their failures blocked the loop for seconds.
+        self._free = asyncio.Semaphore(pool_size)
+        self._free_beats = asyncio.Semaphore(_HEARTBEAT_CONNECTIONS)
         self._user_agent = f"sfn-fleet/{__version__} aiohttp/{aiohttp.__version__}"
 
     async def __aenter__(self) -> TaskCalls:
@@ -83,8 +89,22 @@ class TaskCalls:
 
     async def call(self, operation: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Make one attempt; return the decoded answer, or raise WireError / aiohttp errors."""
-        session = self._beats if operation == _HEARTBEAT else self._session
+        beat = operation == _HEARTBEAT
+        session = self._beats if beat else self._session
         assert session is not None, "TaskCalls is used outside its async with block"
+        free = self._free_beats if beat else self._free
+        if free.locked():
+            await asyncio.wait_for(free.acquire(), timeout)
+        else:
+            await free.acquire()
+        try:
+            return await self._post(session, operation, params, timeout)
+        finally:
+            free.release()
+
+    async def _post(
+        self, session: aiohttp.ClientSession, operation: str, params: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
         body = json.dumps(params, separators=(",", ":")).encode()
         frozen = await self._credentials.get_frozen_credentials()
         headers = self._signer.headers(
