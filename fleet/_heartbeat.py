@@ -77,7 +77,7 @@ class Beat:
         self.token = token
         self.window = heartbeat_seconds
         self.interval = _quota.interval(heartbeat_seconds, scheduler.schedule)
-        self.timeout = _quota.attempt_timeout(heartbeat_seconds)
+        self.timeout = _quota.ATTEMPT_TIMEOUT_SECONDS
         self.pause = _quota.retry_pause(heartbeat_seconds)
         # A handler calling heartbeat() in a tight loop sends at most one per this many seconds.
         self.min_gap = min(self.interval, max(1.0, self.interval / 10))

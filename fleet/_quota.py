@@ -11,9 +11,13 @@ timeout, a pause after a throttled answer, and a second attempt; long windows ke
 twentieth of the window, so that an endpoint that stalls for several seconds costs retries,
 not tasks:
 
-    margin = max(2 * attempt_timeout + retry_pause, W / 20)   (at most W / 2)
-    attempt_timeout = clamp(W / 20, 0.25 s, 2 s),  retry_pause = clamp(W / 40, 0.1 s, 1 s)
+    margin = max(2 * round_trip + retry_pause, W / 20)   (at most W / 2)
+    round_trip = clamp(W / 20, 0.25 s, 2 s),  retry_pause = clamp(W / 40, 0.1 s, 1 s)
     interval = W - margin                          (60 s -> 55 s, 300 s -> 285 s)
+
+An attempt itself may take ``ATTEMPT_TIMEOUT_SECONDS`` (2 s) before it is given up and
+retried: from 40 s windows on the margin holds a whole timed-out attempt and its retry;
+below, a slow answer is waited for rather than abandoned early.
 
 The ``fixed`` schedule is the earlier one, kept selectable for comparison: a beat every
 0.8 x W minus up to 10 % jitter (0.76 x W on average), so a fifth of the quota is spent on
@@ -32,8 +36,10 @@ Schedule = Literal["late", "fixed"]
 #: The fixed schedule's fraction of HeartbeatSeconds, and its jitter (beats at 0.9-1.0 of it).
 FIXED_FRACTION: Final = 0.8
 FIXED_JITTER: Final = 0.1
-#: Bounds of one heartbeat attempt's timeout and of the pause before retrying a throttled beat.
-ATTEMPT_TIMEOUT_BOUNDS: Final = (0.25, 2.0)
+#: Bounds of the round trip the margin allows for, and of the pause before a retry.
+ROUND_TRIP_BOUNDS: Final = (0.25, 2.0)
+#: How long one SendTaskHeartbeat attempt may take before it is given up and retried.
+ATTEMPT_TIMEOUT_SECONDS: Final = 2.0
 RETRY_PAUSE_BOUNDS: Final = (0.1, 1.0)
 
 
@@ -41,9 +47,9 @@ def _clamp(value: float, bounds: tuple[float, float]) -> float:
     return min(max(value, bounds[0]), bounds[1])
 
 
-def attempt_timeout(heartbeat_seconds: float) -> float:
-    """How long one SendTaskHeartbeat attempt may take before it counts as failed."""
-    return _clamp(heartbeat_seconds / 20, ATTEMPT_TIMEOUT_BOUNDS)
+def round_trip(heartbeat_seconds: float) -> float:
+    """The round trip of one SendTaskHeartbeat that the margin allows for."""
+    return _clamp(heartbeat_seconds / 20, ROUND_TRIP_BOUNDS)
 
 
 def retry_pause(heartbeat_seconds: float) -> float:
@@ -56,7 +62,7 @@ def margin(heartbeat_seconds: float) -> float:
 
     Never more than half the window, so that very short windows still beat at most twice.
     """
-    room = 2 * attempt_timeout(heartbeat_seconds) + retry_pause(heartbeat_seconds)
+    room = 2 * round_trip(heartbeat_seconds) + retry_pause(heartbeat_seconds)
     return min(max(room, heartbeat_seconds / 20), heartbeat_seconds / 2)
 
 
