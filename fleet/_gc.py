@@ -61,7 +61,16 @@ class Collector:
 
     def paused_between(self, start: float, end: float) -> float:
         """Seconds the collector ran between two ``time.monotonic()`` readings."""
-        return sum(seconds for ended, seconds in self.pauses if start <= ended <= end + 0.001)
+        # A collection can start while the pauses are copied, and its callback would change
+        # them mid-iteration: copy them with the collector off.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            pauses = list(self.pauses)
+        finally:
+            if enabled:
+                gc.enable()
+        return sum(seconds for ended, seconds in pauses if start <= ended <= end + 0.001)
 
     def freeze(self) -> None:
         """Clear the young generations, then move every survivor out of the collector's walk."""
