@@ -20,6 +20,7 @@ SYMPTOMS = {
     "draining too long": "FleetDrainingTooLong",
     "unreported results": "FleetResultsUnreported",
     "event-loop lag": "FleetEventLoopLagHigh",
+    "heartbeats landing with little time left": "FleetHeartbeatSlackLow",
 }
 
 
