@@ -64,6 +64,8 @@ async def _cmd_plan(stack: Stack, args: argparse.Namespace, out: Console) -> int
         what = "destroy" if args.destroy else "apply"
         out.print(render.plan_table(steps, f"{what} plan for stack '{stack.name}'"))
         out.print(render.summary(steps))
+        if not args.destroy:
+            out.print(escape(render.heartbeat_ceiling(ctx.sizing)))
         _print_conflicts(steps, out)
         if args.out:
             out.print(

@@ -130,6 +130,16 @@ def done_summary(steps: list[Step]) -> str:
     )
 
 
+def heartbeat_ceiling(sizing: Sizing) -> str:
+    """One line: the in-flight demand against the region's heartbeat ceiling."""
+    used = sizing.inflight_mean / sizing.heartbeat_ceiling if sizing.heartbeat_ceiling else 0.0
+    return (
+        f"heartbeat ceiling: {sizing.inflight_mean:,.0f} tasks in flight of "
+        f"{sizing.heartbeat_ceiling:,} ({used:.0%}) at HeartbeatSeconds "
+        f"{sizing.heartbeat_seconds} in {sizing.region}"
+    )
+
+
 def sizing_tables(sizing: Sizing, console: Console) -> None:
     """Print the fleet, per-activity and cost tables and the findings."""
     fleet = Table(title=f"Fleet ({sizing.mode} mode, {sizing.region}, {sizing.architecture})")
@@ -158,6 +168,14 @@ def sizing_tables(sizing: Sizing, console: Console) -> None:
         (
             "SendTaskHeartbeat calls/s",
             f"{sizing.heartbeats_per_second:,.2f} of {sizing.api_refill_per_second}",
+        ),
+        (
+            f"tasks in flight / heartbeat ceiling at HeartbeatSeconds {sizing.heartbeat_seconds}",
+            f"{sizing.inflight_mean:,.0f} of {sizing.heartbeat_ceiling:,}",
+        ),
+        (
+            "API calls/s per Fargate task, each API (FLEET_API_RATE)",
+            f"{sizing.api_rate_per_task:g}",
         ),
     ]
     if sizing.run_seconds is not None:

@@ -25,8 +25,12 @@ per second with the same duration, since every execution runs each activity once
    refill (500/s in us-east-1, us-west-2, eu-west-1; 300/s elsewhere):
    polls/s = λ + (desired * max pollers) / 60 (each idle long poll returns within 60 s);
    results/s = λ (SendTaskSuccess/SendTaskFailure);
-   heartbeats/s = L_mean / (0.8 * heartbeat_seconds), as the worker heartbeats at ~0.8 *
-   HeartbeatSeconds.
+   heartbeats/s = L_mean / interval(heartbeat_seconds), where the worker beats once per
+   interval = HeartbeatSeconds - margin (``fleet._quota``, the module the worker uses: the
+   margin covers one attempt's timeout, a retry pause and a second attempt; 5 s at 60 s).
+   The heartbeat ceiling of the region is refill * interval tasks in flight (27,500 at
+   HeartbeatSeconds 60 in a large region), shared by every activity of the account.
+   FLEET_API_RATE, each worker's share of every per-task bucket, is refill / max tasks.
 9. Cost per hour = desired * (vCPU * $/vCPU-hour + GB * $/GB-hour); with a Spot share s and
    discount d the blended price is on_demand * (1 - s*d). Per million activity tasks: service
    = hourly / (n*λ*3600) * 10⁶; batch = cost per run / (n*tasks_per_run) * 10⁶, where a run
@@ -42,7 +46,7 @@ from typing import Any, Literal
 from deploy import fargate
 from deploy.fargate import TaskSize
 from deploy.stack import Stack
-from fleet._heartbeat import FRACTION as HEARTBEAT_FRACTION  # the worker's heartbeat schedule
+from fleet import _quota
 
 DRAIN_SECONDS = 100  # FLEET_DRAIN_SECONDS, below the container stopTimeout of 120 s
 _EPS = 1e-9  # absorbs binary rounding: (0.25 - 0.05) / 0.01 is 19.999999999999996
@@ -86,6 +90,7 @@ class ActivityLoad:
     polls_per_second: float
     results_per_second: float
     heartbeats_per_second: float
+    heartbeat_ceiling: int
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,9 @@ class Sizing:
     polls_per_second: float
     results_per_second: float
     heartbeats_per_second: float
+    heartbeat_ceiling: int
+    inflight_mean: float
+    api_rate_per_task: float
     cost_per_hour: dict[str, float]
     cost_per_million_tasks: dict[str, float]
     run_seconds: float | None = None
@@ -272,8 +280,10 @@ def size_stack(stack: Stack) -> Sizing:
                 fleet_pollers_max=tasks_max * max_pollers,
                 polls_per_second=lam + fleet_desired / 60,
                 results_per_second=lam,
-                heartbeats_per_second=inflight_mean
-                / (HEARTBEAT_FRACTION * activity.heartbeat_seconds),
+                heartbeats_per_second=_quota.beats_per_second(
+                    inflight_mean, activity.heartbeat_seconds
+                ),
+                heartbeat_ceiling=_quota.ceiling(stack.region, activity.heartbeat_seconds),
             )
         )
     polls = sum(a.polls_per_second for a in loads)
@@ -322,6 +332,9 @@ def size_stack(stack: Stack) -> Sizing:
         polls_per_second=polls,
         results_per_second=results,
         heartbeats_per_second=heartbeats,
+        heartbeat_ceiling=min(a.heartbeat_ceiling for a in loads),
+        inflight_mean=sum(a.inflight_mean for a in loads),
+        api_rate_per_task=_floor(100 * refill / tasks_max) / 100,
         cost_per_hour=cost_per_hour,
         cost_per_million_tasks=per_million,
         run_seconds=run_seconds,
@@ -397,17 +410,35 @@ def _api_findings(
 def _heartbeat_findings(
     stack: Stack, loads: list[ActivityLoad], heartbeats: float, refill: int
 ) -> list[Finding]:
-    if heartbeats <= refill:
-        return []
+    """The in-flight demand against the region's heartbeat ceiling, as the worker beats."""
     inflight = sum(a.inflight_mean for a in loads)
-    needed = _ceil(inflight / (HEARTBEAT_FRACTION * refill))
+    # The activities share the account's bucket: each uses the share of it its beats need.
+    used = heartbeats / refill if refill else math.inf
+    if used <= 1:
+        if used > 0.9:
+            return [
+                Finding(
+                    "note",
+                    "heartbeat ceiling",
+                    f"{inflight:,.0f} tasks in flight use {used:.0%} of the SendTaskHeartbeat "
+                    f"refill of {refill}/s in {stack.region}; a busier hour or slower tasks "
+                    "will throttle heartbeats: consider a longer heartbeat_seconds",
+                )
+            ]
+        return []
+    needed = _quota.heartbeat_seconds_for(inflight, stack.region)
+    shortest = min(a.heartbeat_seconds for a in loads)
+    ceiling = _quota.ceiling(stack.region, shortest)
     return [
         Finding(
             "warning",
             "SendTaskHeartbeat rate",
             f"heartbeat rate {heartbeats:,.0f}/s exceeds the SendTaskHeartbeat refill of "
-            f"{refill}/s in {stack.region}: raise heartbeat_seconds to ≥ {needed} "
-            "(activities[].heartbeat_seconds) or request a quota increase",
+            f"{refill}/s in {stack.region}: {inflight:,.0f} tasks in flight against a ceiling "
+            f"of {ceiling:,} at HeartbeatSeconds {shortest}; tasks will time out. Raise "
+            f"heartbeat_seconds to ≥ {needed} (activities[].heartbeat_seconds), request a "
+            "SendTaskHeartbeat quota increase, or split the work across another region or "
+            "account",
         )
     ]
 

@@ -21,6 +21,7 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
+from fleet._budget import Budget
 from fleet._errors import ConfigurationError
 from fleet._metrics import Metrics
 from fleet._wire import OPERATIONS, TaskCalls, WireError
@@ -123,19 +124,38 @@ class Api:
         *,
         task_calls: TaskCalls,
         call_timeout: float = 15.0,
+        budget: Budget | None = None,
     ) -> None:
         self._client = client
+        #: This process's share of the account's API buckets (``FLEET_API_RATE``).
+        self.budget = budget or Budget(None)
         self._task_calls = task_calls
         self._metrics = metrics
         self._call_timeout = call_timeout
 
-    async def call(self, operation: str, *, timeout: float | None = None, **params: Any) -> Any:
+    async def call(
+        self,
+        operation: str,
+        *,
+        timeout: float | None = None,
+        permitted: bool = False,
+        **params: Any,
+    ) -> Any:
         """Make one attempt at ``operation``; return the response or raise ApiError.
 
         ``timeout`` bounds the attempt (default ``call_timeout``); running out of it counts as
-        a network error. Raises ConfigurationError when there are no credentials.
+        a network error. The attempt first waits for the budget's permit, within ``timeout``,
+        unless the caller took it already (``permitted``); a budget that stays empty fails the
+        attempt as throttled without a request. Raises ConfigurationError when there are no
+        credentials.
         """
         limit = self._call_timeout if timeout is None else timeout
+        if not permitted and not await self.budget.acquire(operation, anyio.current_time() + limit):
+            raise ApiError(
+                operation, "throttled", "BudgetExhausted",
+                "this process's FLEET_API_RATE share had no permit within the call's time",
+                maybe_applied=False,
+            )  # fmt: skip
         started = time.perf_counter()
         outcome: Outcome = "ok"
         try:

@@ -40,6 +40,7 @@ def _run(args: argparse.Namespace) -> int:
     from fleet._appstring import import_app
     from fleet._exit import ExitWatchdog
     from fleet._logging import configure_logging
+    from fleet._loop import use_uvloop
     from fleet._settings import Settings, load_settings
     from fleet._worker import serve
 
@@ -50,7 +51,10 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     app = import_app(settings.app)
     watchdog = ExitWatchdog()
-    return anyio.run(lambda: serve(app, settings, handle_signals=True, watchdog=watchdog))
+    return anyio.run(
+        lambda: serve(app, settings, handle_signals=True, watchdog=watchdog),
+        backend_options={"use_uvloop": use_uvloop(settings.event_loop)},
+    )
 
 
 def _positive_float(text: str) -> float:

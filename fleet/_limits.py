@@ -106,3 +106,14 @@ def cut_cause(message: str, detail: str, limit: int = MAX_CAUSE_CHARS) -> str:
     tail_bytes = detail.encode()[-room:] if room > 0 else b""
     tail = tail_bytes.decode(errors="ignore")
     return cut(f"{head}\n\n{_MARK}{tail}", limit)
+
+
+#: Refill per second of each per-task API bucket (GetActivityTask, SendTaskHeartbeat,
+#: SendTaskSuccess, SendTaskFailure), per account and region: large regions, then the others.
+API_REFILL_LARGE: Final = int(API_QUOTAS["SendTaskHeartbeat"][0][1])
+API_REFILL_OTHER: Final = int(API_QUOTAS["SendTaskHeartbeat"][1][1])
+
+
+def api_refill_per_second(region: str | None) -> int:
+    """The refill of each per-task API bucket in ``region`` (the smaller one when unknown)."""
+    return API_REFILL_LARGE if region in LARGE_REGIONS else API_REFILL_OTHER

@@ -92,6 +92,7 @@ _TASK_BUCKETS = (
 )
 _POLL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 65)
 _API_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 70)
+_SLACK_BUCKETS = (0.25, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 30, 60, 120, 300)
 _START_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
 
 
@@ -198,6 +199,13 @@ class Metrics:
             buckets=_START_BUCKETS,
             registry=r,
         )
+        self.heartbeat_slack = Histogram(
+            "fleet_heartbeat_slack_seconds",
+            "Time left in a task's HeartbeatSeconds window when its heartbeat was answered.",
+            ["activity"],
+            buckets=_SLACK_BUCKETS,
+            registry=r,
+        )
         self.build_info = Gauge(
             "fleet_build_info",
             "Always 1; the version label names the running release.",
@@ -269,6 +277,7 @@ class Metrics:
             self.heartbeats.labels(activity=activity, result=result)
         self.poll_duration.labels(activity=activity)
         self.schedule_to_start.labels(activity=activity)
+        self.heartbeat_slack.labels(activity=activity)
 
 
 _PER_ACTIVITY: tuple[tuple[str, str, str], ...] = (

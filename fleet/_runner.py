@@ -53,6 +53,7 @@ class RunningTask:
         self._handler_done = anyio.Event()
         self._finished = False
         self.log = TaskLog(_log, {"activity": runtime.name, "token": self.token_hash})
+        self.window_closes = 0.0  # the heartbeat window's end, when the handler returned
 
     def cancel(self, reason: CancelReason) -> None:
         """Stop the handler for ``reason``; the first reason given wins."""
@@ -81,7 +82,7 @@ class RunningTask:
                         self._sup.api,
                         self.token,
                         report,
-                        deadline=self._sup.report_deadline(),
+                        deadline=self._sup.report_deadline(self.window_closes),
                         log=self.log,
                     )
             self._finish(outcome, report)
@@ -150,6 +151,7 @@ class RunningTask:
             await self._wait_for_handler(done, deadline)
         finally:
             await beat.stop()
+            self.window_closes = beat.deadline
         if not done.is_set():
             self._sup.handler_abandoned(self, done)
         if self.cancel_reason == "task_gone":

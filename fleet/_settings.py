@@ -59,7 +59,13 @@ class Settings(BaseSettings):
     max_pollers: int = Field(default=10, ge=1, le=MAX_POLLERS_PER_ACTIVITY)
     """Most concurrent long polls per activity (the service allows 1,000 per activity ARN)."""
     heartbeat_seconds: Annotated[Seconds, Field(ge=MIN_HEARTBEAT_SECONDS)] = 60.0
-    """HeartbeatSeconds assumed for an activity that does not set its own; beats at ~0.8x."""
+    """HeartbeatSeconds assumed for an activity that does not set its own;"""
+    heartbeat_schedule: Literal["late", "fixed"] = "late"
+    """late: beat just before the window closes, spread; fixed: every ~0.8x (the old way)."""
+    api_rate: float | None = Field(default=None, gt=0)
+    """This process's calls/s per API bucket (the account's refill / processes); unset: none."""
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    """auto: uvloop when installed (the uvloop extra), else asyncio's own loop."""
     drain_seconds: Seconds = 100.0
     """Budget from SIGTERM to exit; keep it below the task definition's stopTimeout (max 120)."""
     drain_reserve_seconds: Annotated[Seconds, Field(ge=MIN_DRAIN_RESERVE_SECONDS)] = 10.0
@@ -108,7 +114,9 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", "task_protection", mode="before")
+    @field_validator(
+        "log_format", "task_protection", "heartbeat_schedule", "event_loop", mode="before"
+    )
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value

@@ -84,7 +84,7 @@ class Supervisor:
         self.api = api
         self.metrics = metrics
         self.threads = ThreadPool(settings.threads)
-        self.heartbeats = HeartbeatScheduler(api, metrics)
+        self.heartbeats = HeartbeatScheduler.for_settings(api, metrics, settings)
         process = anyio.CapacityLimiter(settings.concurrency)
         self._process_slots = process
         self.runtimes: list[ActivityRuntime] = []
@@ -167,9 +167,13 @@ class Supervisor:
         if self._poll_budget is not None:
             self._poll_budget.release()
 
-    def report_deadline(self) -> float:
-        """When reporting a result must give up (sooner during a drain)."""
-        soon = anyio.current_time() + self.settings.report_deadline_seconds
+    def report_deadline(self, window_closes: float = 0.0) -> float:
+        """When reporting a result must give up (sooner during a drain).
+
+        Not before ``window_closes``, the end of the task's heartbeat window: until then the
+        service still takes the result, so a throttled report keeps trying.
+        """
+        soon = max(anyio.current_time() + self.settings.report_deadline_seconds, window_closes)
         return min(soon, self._hard_deadline - _EXIT_MARGIN_SECONDS)
 
     def handler_grace_seconds(self) -> float:

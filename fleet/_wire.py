@@ -10,6 +10,7 @@ the same place, as the same principal, as the rest of the worker.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,10 @@ OPERATIONS = frozenset(
     {"GetActivityTask", "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"}
 )
 _CONTENT_TYPE = "application/x-amz-json-1.0"
+#: Heartbeats get connections of their own: queued behind a burst of reports or held long
+#: polls in one shared pool, a beat's attempt timeout ran out before it was even sent.
+_HEARTBEAT = "SendTaskHeartbeat"
+_HEARTBEAT_CONNECTIONS = 32
 
 
 class WireError(Exception):
@@ -60,23 +65,46 @@ class TaskCalls:
         self._signer = Signer("states", region)
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
+        self._beats: aiohttp.ClientSession | None = None
+        # Calls wait for a connection here, not in aiohttp's pool, where the attempt's
+        # timeout would already be running: tens of thousands of reports queued there all
+        # timed out together and their failures blocked the loop for seconds.
+        self._free = asyncio.Semaphore(pool_size)
+        self._free_beats = asyncio.Semaphore(_HEARTBEAT_CONNECTIONS)
         self._user_agent = f"sfn-fleet/{__version__} aiohttp/{aiohttp.__version__}"
 
     async def __aenter__(self) -> TaskCalls:
+        headers = ("User-Agent", "Content-Type")
         connector = aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(
-            connector=connector, skip_auto_headers=("User-Agent", "Content-Type")
-        )
+        self._session = aiohttp.ClientSession(connector=connector, skip_auto_headers=headers)
+        beats = aiohttp.TCPConnector(limit=_HEARTBEAT_CONNECTIONS, keepalive_timeout=30)
+        self._beats = aiohttp.ClientSession(connector=beats, skip_auto_headers=headers)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._beats):
+            if session is not None:
+                await session.close()
+        self._session = self._beats = None
 
     async def call(self, operation: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Make one attempt; return the decoded answer, or raise WireError / aiohttp errors."""
-        assert self._session is not None, "TaskCalls is used outside its async with block"
+        beat = operation == _HEARTBEAT
+        session = self._beats if beat else self._session
+        assert session is not None, "TaskCalls is used outside its async with block"
+        free = self._free_beats if beat else self._free
+        if free.locked():
+            await asyncio.wait_for(free.acquire(), timeout)
+        else:
+            await free.acquire()
+        try:
+            return await self._post(session, operation, params, timeout)
+        finally:
+            free.release()
+
+    async def _post(
+        self, session: aiohttp.ClientSession, operation: str, params: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
         body = json.dumps(params, separators=(",", ":")).encode()
         frozen = await self._credentials.get_frozen_credentials()
         headers = self._signer.headers(
@@ -86,7 +114,7 @@ class TaskCalls:
             body,
         )
         headers["user-agent"] = self._user_agent
-        async with self._session.post(
+        async with session.post(
             self._url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
         ) as response:
             raw = await response.read()

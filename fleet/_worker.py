@@ -20,10 +20,12 @@ from aiobotocore.config import AioConfig
 from fleet._api import Api, ApiError
 from fleet._app import Activity, Fleet
 from fleet._arn import build as build_arn
+from fleet._budget import Budget
 from fleet._deployment import DeploymentWatch
 from fleet._emf import publish
 from fleet._errors import ConfigurationError
 from fleet._exit import ExitWatchdog
+from fleet._gc import Collector
 from fleet._http import make_app, serve_http
 from fleet._limits import READ_TIMEOUT_SECONDS
 from fleet._linger import Scrapes, linger
@@ -189,7 +191,7 @@ async def serve(
             pool_size=config.max_pool_connections,
         ) as task_calls,
     ):
-        api = Api(client, metrics, task_calls=task_calls)
+        api = Api(client, metrics, task_calls=task_calls, budget=Budget(settings.api_rate))
         resolved = await resolve_arns(api, session, settings, app.activities)
         sup = Supervisor(activities=resolved, settings=settings, api=api, metrics=metrics)
         if watchdog is not None:
@@ -213,7 +215,8 @@ async def _run(
     handle_signals: bool,
     on_started: Callable[[Supervisor, int], Awaitable[None] | None] | None,
 ) -> int:
-    lag = LagMonitor()
+    collector = Collector(lambda: sup.in_flight)
+    lag = LagMonitor(collector=collector, in_flight=lambda: sup.in_flight)
     agent = os.environ.get("ECS_AGENT_URI", "")
     use_protection = settings.task_protection == "on" or (
         settings.task_protection == "auto" and bool(agent)
@@ -259,6 +262,7 @@ async def _run(
             serve_http, web_app, settings.metrics_host, settings.metrics_port
         )
         companions.start_soon(lag.run)
+        companions.start_soon(collector.run)
         if handle_signals:
             companions.start_soon(_watch_signals, sup)
         if protection is not None:

@@ -50,6 +50,7 @@ def worker_environment(ctx: Context) -> dict[str, str]:
         "FLEET_MIN_POLLERS": str(sizing.min_pollers_per_task),
         "FLEET_MAX_POLLERS": str(sizing.max_pollers_per_task),
         "FLEET_HEARTBEAT_SECONDS": str(sizing.heartbeat_seconds),
+        "FLEET_API_RATE": f"{sizing.api_rate_per_task:g}",
         "FLEET_DRAIN_SECONDS": str(DRAIN_SECONDS),
         "FLEET_METRICS_HOST": "0.0.0.0",
         "FLEET_METRICS_PORT": str(METRICS_PORT),

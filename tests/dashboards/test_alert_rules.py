@@ -24,6 +24,7 @@ SYMPTOMS = {
     "a job with no worker left": "FleetWorkersGone",
     "polls failing for an activity": "FleetPollsFailing",
     "a partial outage: many polls failing": "FleetPollErrorsHigh",
+    "heartbeats landing with little time left": "FleetHeartbeatSlackLow",
 }
 
 

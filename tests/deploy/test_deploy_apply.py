@@ -88,6 +88,7 @@ def test_apply_creates_every_resource(cli: Cli, aws: Clients) -> None:
         "8",
         "16",
     )
+    assert env["FLEET_API_RATE"] == "250"  # 500/s shared by at most 2 tasks
     assert env["FLEET_CLOUDWATCH_NAMESPACE"] == "SfnFleet"
     assert env["FLEET_SERVICE_NAME"] == STACK
     assert env["FLEET_METRICS_HOST"] == "0.0.0.0"

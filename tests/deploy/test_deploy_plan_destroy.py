@@ -17,6 +17,7 @@ def test_plan_on_an_empty_account_creates_everything(
     assert result.code == 2
     assert mutating(api_calls) == []
     assert "18 to create, 0 to update, 0 to delete, 0 unchanged" in result.out
+    assert "heartbeat ceiling: 2 tasks in flight of 27,500 (0%)" in result.out
     # Nothing was created by planning.
     assert aws.ecr.describe_repositories()["repositories"] == []
     assert aws.stepfunctions.list_activities()["activities"] == []

@@ -56,10 +56,10 @@ def test_example_stack_worked_example() -> None:
     assert (sizing.tasks_min, sizing.tasks_desired, sizing.tasks_max) == (1, 1, 2)
     # max pollers = min(16 slots, floor(1000 / 2) = 500, ceil(100 / 1) = 100) = 16; min = 8.
     assert (sizing.min_pollers_per_task, sizing.max_pollers_per_task) == (8, 16)
-    # polls = 2 + 1 * 16 / 60 = 2.2667/s; results 2/s; heartbeats = 2 / (0.8 * 60) = 0.0417/s.
+    # polls = 2 + 1 * 16 / 60 = 2.2667/s; results 2/s; heartbeats = 2 / (60 - 5) = 0.0364/s.
     assert sizing.polls_per_second == pytest.approx(2 + 16 / 60)
     assert sizing.results_per_second == pytest.approx(2.0)
-    assert sizing.heartbeats_per_second == pytest.approx(2 / 48)
+    assert sizing.heartbeats_per_second == pytest.approx(2 / 55)
     assert sizing.api_refill_per_second == 500
     # arm64: 0.25 * 0.03238 + 0.5 * 0.00356 = 0.008095 + 0.00178 = 0.009875 per hour;
     # x86_64: 0.25 * 0.04048 + 0.5 * 0.004445 = 0.01012 + 0.0022225 = 0.0123425;
@@ -111,25 +111,26 @@ def test_heartbeat_quota_is_broken_in_a_small_region_only() -> None:
         "activities.0.heartbeat_seconds=4",
         "activities.0.timeout_seconds=600",
     )
-    # L_mean = 20 * 60 = 1200 in flight; heartbeats = 1200 / (0.8 * 4) = 375/s.
+    # L_mean = 20 * 60 = 1200 in flight; a beat every 4 - 0.6 = 3.4 s: 352.9/s.
     large = size_stack(_stack(*overrides))
-    assert large.heartbeats_per_second == pytest.approx(375.0)
+    assert large.heartbeats_per_second == pytest.approx(1200 / 3.4)
     assert large.api_refill_per_second == 500
     assert not [f for f in large.findings if f.limit == "SendTaskHeartbeat rate"]
 
     small = size_stack(_stack(*overrides, 'region="eu-central-1"'))
     assert small.api_refill_per_second == 300
-    # 375 > 300: heartbeat_seconds must reach ceil(1200 / (0.8 * 300)) = ceil(5.0) = 5.
+    # 353 > 300; ceiling at 4 s = floor(300 * 3.4) = 1,020; at 5 s, 300 * 4.375 = 1,312 >= 1200.
+    assert small.heartbeat_ceiling == 1020
     assert _finding(small, "SendTaskHeartbeat rate") == (
-        "heartbeat rate 375/s exceeds the SendTaskHeartbeat refill of 300/s in eu-central-1: "
-        "raise heartbeat_seconds to ≥ 5 (activities[].heartbeat_seconds) or request a quota "
-        "increase"
+        "heartbeat rate 353/s exceeds the SendTaskHeartbeat refill of 300/s in eu-central-1: "
+        "1,200 tasks in flight against a ceiling of 1,020 at HeartbeatSeconds 4; tasks will "
+        "time out. Raise heartbeat_seconds to ≥ 5 (activities[].heartbeat_seconds), request a "
+        "SendTaskHeartbeat quota increase, or split the work across another region or account"
     )
     fixed = size_stack(
         _stack(*overrides, 'region="eu-central-1"', "activities.0.heartbeat_seconds=5")
     )
-    # 1200 / (0.8 * 5) = 300/s: at the refill, not above it.
-    assert fixed.heartbeats_per_second == pytest.approx(300.0)
+    assert fixed.heartbeats_per_second == pytest.approx(1200 / 4.375)
     assert not [f for f in fixed.findings if f.limit == "SendTaskHeartbeat rate"]
 
 
