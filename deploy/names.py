@@ -82,6 +82,11 @@ class Names:
         return f"/sfn-fleet/{self.base}"
 
     @property
+    def states_log_group(self) -> str:
+        """The log group of the state machine's execution history (a vended-logs name)."""
+        return f"/aws/vendedlogs/states/{self.base}"
+
+    @property
     def log_group_arn(self) -> str:
         """The log group ARN (without the trailing ``:*``)."""
         return self.arn("logs", f"log-group:{self.log_group}")

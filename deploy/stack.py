@@ -77,6 +77,10 @@ class StateMachineSpec(_Model):
     pass_context: bool = True
     timeout_seconds: int | None = Field(None, ge=1, le=31_536_000)
     comment: str = "sfn-fleet stack"
+    # Execution logging to CloudWatch Logs; execution data (inputs, outputs) is off by
+    # default because it may hold what the handlers process.
+    log_level: Literal["ALL", "ERROR", "FATAL", "OFF"] = "ERROR"
+    log_execution_data: bool = False
 
 
 class NetworkSpec(_Model):
@@ -165,6 +169,14 @@ class WorkerSpec(_Model):
     secrets_kms_keys: tuple[str, ...] = ()
     statements: tuple[StatementSpec, ...] = ()
     managed_policies: tuple[str, ...] = ()
+    # Hardening: a read-only root filesystem (a writable /tmp volume), the image's non-root
+    # user, awslogs in non-blocking mode so a slow log stream never stalls the worker.
+    read_only_root: bool = True
+    user: str = Field("10001:10001", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
+    log_mode: Literal["non-blocking", "blocking"] = "non-blocking"
+    log_buffer_size: str = Field("25m", pattern=r"^[0-9]+[kmg]?$")
+    # ECS Exec (`aws ecs execute-command`): off by default; its agent needs a writable root.
+    ecs_exec: bool = False
 
     @field_validator("secrets")
     @classmethod
@@ -390,6 +402,14 @@ def _cross_checks(stack: Stack) -> list[tuple[str, str]]:
             problems.append(
                 (f"activities[{index}].name", "with activity_prefix it is above 80 characters")
             )
+    if stack.worker.ecs_exec and stack.worker.read_only_root:
+        problems.append(
+            (
+                "worker.ecs_exec",
+                "the ECS Exec agent writes to the root filesystem: "
+                "also set worker.read_only_root = false",
+            )
+        )
     for name in stack.worker.secrets:
         if name in stack.worker.environment:
             problems.append((f"worker.secrets.{name}", "also set in worker.environment"))

@@ -82,6 +82,7 @@ async def resources(ctx: Context) -> list[Resource]:
     out: list[Resource] = [
         Repository(ctx, ctx.names.repository),
         LogGroup(ctx, ctx.names.log_group),
+        LogGroup(ctx, ctx.names.states_log_group),
         Role(ctx, "execution"),
         Role(ctx, "task"),
         Role(ctx, "states"),

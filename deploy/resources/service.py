@@ -78,7 +78,9 @@ class Service(Resource):
 
     kind = "ECS service"
     # Some endpoints (moto) store these on update but do not return them after create.
-    unreported = frozenset({"capacityProviderStrategy", "deploymentConfiguration"})
+    unreported = frozenset(
+        {"capacityProviderStrategy", "deploymentConfiguration", "enableExecuteCommand"}
+    )
     # Application Auto Scaling owns the desired count.
     ignored = frozenset({"desiredCount"})
 
@@ -107,6 +109,8 @@ class Service(Resource):
             "tags": tag_dict(service.get("tags")),
             "desiredCount": service.get("desiredCount"),
         }
+        if "enableExecuteCommand" in service:
+            state["enableExecuteCommand"] = service["enableExecuteCommand"]
         if "capacityProviderStrategy" in service:
             state["capacityProviderStrategy"] = strategy(service["capacityProviderStrategy"])
         if "deploymentConfiguration" in service:
@@ -127,6 +131,7 @@ class Service(Resource):
             "network": network(self.ctx.stack.network),
             "platformVersion": "LATEST",
             "propagateTags": "SERVICE",
+            "enableExecuteCommand": self.ctx.stack.worker.ecs_exec,
             "tags": self.tags,
         }
 
@@ -144,6 +149,7 @@ class Service(Resource):
             networkConfiguration=desired["network"],
             platformVersion=desired["platformVersion"],
             propagateTags=desired["propagateTags"],
+            enableExecuteCommand=desired["enableExecuteCommand"],
             enableECSManagedTags=True,
             schedulingStrategy="REPLICA",
             tags=tag_list(desired["tags"]),
@@ -181,6 +187,9 @@ class Service(Resource):
             args["platformVersion"] = desired["platformVersion"]
         if "propagateTags" in fields:
             args["propagateTags"] = desired["propagateTags"]
+        if "enableExecuteCommand" in fields:
+            args["enableExecuteCommand"] = desired["enableExecuteCommand"]
+            args["forceNewDeployment"] = True  # running tasks keep the old setting
         if args:
             # Never desiredCount: autoscaling manages it.
             await ecs.update_service(cluster=self.names.cluster, service=self.name, **args)
