@@ -243,7 +243,15 @@ def schedule_policy(names: Names, run_workers: bool) -> Policy:
             "Effect": "Allow",
             "Action": ["states:StartExecution"],
             "Resource": [names.state_machine_arn],
-        }
+        },
+        {
+            # Scheduler sends a start that failed every retry to the dead-letter queue with
+            # this role.
+            "Sid": "DeadLetters",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [names.dead_letter_queue_arn],
+        },
     ]
     if run_workers:
         task_arn = names.tasks_arn

@@ -167,6 +167,16 @@ class Names:
         return f"{self.base}-{schedule}"
 
     @property
+    def dead_letter_queue(self) -> str:
+        """The SQS queue the schedules' failed starts go to."""
+        return f"{self.base}-schedule-dlq"
+
+    @property
+    def dead_letter_queue_arn(self) -> str:
+        """The dead-letter queue's ARN."""
+        return self.arn("sqs", self.dead_letter_queue)
+
+    @property
     def dashboard(self) -> str:
         """The CloudWatch dashboard name."""
         return self.base

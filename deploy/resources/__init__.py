@@ -8,6 +8,7 @@ from deploy.resources.cluster import Cluster
 from deploy.resources.dashboard import Dashboard
 from deploy.resources.ecr import Repository
 from deploy.resources.logs import LogGroup
+from deploy.resources.queue import DeadLetterQueue
 from deploy.resources.roles import Role
 from deploy.resources.schedules import WORKERS_SUFFIX, Rule, Schedule, ScheduleGroup
 from deploy.resources.service import Service
@@ -103,6 +104,7 @@ async def resources(ctx: Context) -> list[Resource]:
     out += [
         WaitingWorkAlarm(ctx, name) for name in _merge(activity_names, await _owned_alarms(ctx))
     ]
+    out.append(DeadLetterQueue(ctx, ctx.names.dead_letter_queue))
     out.append(ScheduleGroup(ctx, ctx.names.schedule_group))
     out += [Schedule(ctx, name) for name in _merge(wanted_schedules, await _owned_schedules(ctx))]
     out += [Rule(ctx, name) for name in _merge(schedule_names, await _owned_rules(ctx))]

@@ -21,7 +21,7 @@ def _statements(aws: Clients, role: str) -> dict[str, dict[str, Any]]:
 def test_apply_creates_every_resource(cli: Cli, aws: Clients) -> None:
     result = cli("apply")
     assert result.code == 0, result.err
-    assert "apply complete: 19 created, 0 updated, 0 deleted, 0 unchanged" in result.out
+    assert "apply complete: 20 created, 0 updated, 0 deleted, 0 unchanged" in result.out
     assert "service stable" in result.out
     # Nothing was pushed to the new repository: apply says what the tasks will lack.
     assert f"image 123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world:{TAG} is not in" in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -141,3 +142,46 @@ def test_ecs_exec_with_a_read_only_root_is_refused(cli: Cli) -> None:
     assert result.code == 1
     assert "worker.ecs_exec: the ECS Exec agent writes to the root filesystem" in result.err
     assert "Traceback" not in result.err
+
+
+DLQ_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-schedule-dlq"
+
+
+def _queue(aws: Clients) -> dict[str, Any]:
+    url = aws.sqs.get_queue_url(QueueName=f"{STACK}-schedule-dlq")["QueueUrl"]
+    return dict(aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"])
+
+
+def test_schedules_retry_then_dead_letter(cli: Cli, aws: Clients) -> None:
+    assert cli("apply").code == 0
+    schedule = aws.scheduler.get_schedule(Name="hourly", GroupName=STACK)
+    assert schedule["Target"]["DeadLetterConfig"] == {"Arn": DLQ_ARN}
+    assert schedule["Target"]["RetryPolicy"] == {
+        "MaximumEventAgeInSeconds": 3600,
+        "MaximumRetryAttempts": 3,
+    }
+    queue = _queue(aws)
+    assert queue["QueueArn"] == DLQ_ARN
+    assert (queue["SqsManagedSseEnabled"], queue["MessageRetentionPeriod"]) == ("true", "1209600")
+    (admit,) = json.loads(queue["Policy"])["Statement"]
+    assert admit["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:role/{STACK}-schedule"}
+    role = aws.iam.get_role_policy(RoleName=f"{STACK}-schedule", PolicyName="sfn-fleet")
+    statements = {s["Sid"]: s for s in role["PolicyDocument"]["Statement"]}
+    assert statements["DeadLetters"]["Resource"] == [DLQ_ARN]
+
+
+def test_rules_dead_letter_through_the_queue_policy(cli: Cli, aws: Clients) -> None:
+    assert cli("apply", "--set", 'scheduler="events-rule"').code == 0
+    (target,) = aws.events.list_targets_by_rule(Rule=f"{STACK}-hourly")["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": DLQ_ARN}
+    (admit,) = json.loads(_queue(aws)["Policy"])["Statement"]
+    # Rules deliver dead letters as the service, for the stack's rules only.
+    assert admit["Principal"] == {"Service": "events.amazonaws.com"}
+    assert admit["Condition"] == {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-*"}
+    }
+
+
+def test_no_schedules_no_queue(cli: Cli, aws: Clients) -> None:
+    assert cli("apply", "--set", "schedules=[]").code == 0
+    assert aws.sqs.list_queues().get("QueueUrls", []) == []

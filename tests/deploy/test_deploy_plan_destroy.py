@@ -16,7 +16,7 @@ def test_plan_on_an_empty_account_creates_everything(
     result = cli("plan", "--detailed-exitcode")
     assert result.code == 2
     assert mutating(api_calls) == []
-    assert "19 to create, 0 to update, 0 to delete, 0 unchanged" in result.out
+    assert "20 to create, 0 to update, 0 to delete, 0 unchanged" in result.out
     # Nothing was created by planning.
     assert aws.ecr.describe_repositories()["repositories"] == []
     assert aws.stepfunctions.list_activities()["activities"] == []
@@ -128,7 +128,7 @@ def test_destroy_removes_the_stack_and_nothing_else(cli: Cli, aws: Clients) -> N
 
     result = cli("destroy")
     assert result.code == 0, result.err
-    assert "destroy complete: 19 deleted" in result.out
+    assert "destroy complete: 20 deleted" in result.out
     assert _leftovers(aws) == {
         "repositories": [],
         "roles": ["other-role"],
