@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from deploy import cron
 from deploy.errors import StackFileError
 from deploy.fargate import Architecture, is_valid, valid_memory_for
 from fleet._arn import valid_name
@@ -294,6 +295,14 @@ class ScheduleSpec(_Model):
             raise ValueError(problem)
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        problem = cron.timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
 
 class Stack(_Model):
     """One deployable fleet: everything `plan`, `apply` and `destroy` act on."""
@@ -381,9 +390,9 @@ def schedule_expression_problem(expression: str) -> str | None:
             )
         if (fields[2] == "?") == (fields[4] == "?"):
             return "cron: exactly one of day-of-month (3rd) and day-of-week (5th) must be '?'"
-        return None
+        return cron.expression_problem(expression)
     if _AT.match(expression):
-        return None
+        return cron.expression_problem(expression)
     return "must be 'rate(N unit)', 'cron(6 fields)' or 'at(yyyy-mm-ddThh:mm:ss)'"
 
 
