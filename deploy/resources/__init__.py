@@ -67,12 +67,21 @@ def _merge(wanted: list[str], existing: list[str]) -> list[str]:
     return wanted + [name for name in existing if name not in wanted]
 
 
-async def resources(ctx: Context) -> list[Resource]:
+async def _none(ctx: Context) -> list[str]:
+    return []
+
+
+async def resources(ctx: Context, discover: bool = True) -> list[Resource]:
     """Every resource of the stack in dependency order, plus stale ones to delete.
 
     Activities come before the service: workers that start before their activities exist
-    would fail their polls and trip the deployment circuit breaker.
+    would fail their polls and trip the deployment circuit breaker. Without ``discover``, no
+    AWS call is made and only what the stack file declares is listed (for the template).
     """
+    owned_activities = _owned_activities if discover else _none
+    owned_alarms = _owned_alarms if discover else _none
+    owned_schedules = _owned_schedules if discover else _none
+    owned_rules = _owned_rules if discover else _none
     stack = ctx.stack
     activity_names = [a.name for a in stack.activities]
     aws_activity_names = [ctx.names.activity(a.name) for a in stack.activities]
@@ -91,9 +100,7 @@ async def resources(ctx: Context) -> list[Resource]:
         Cluster(ctx, ctx.names.cluster),
         TaskDefinition(ctx),
     ]
-    out += [
-        Activity(ctx, name) for name in _merge(aws_activity_names, await _owned_activities(ctx))
-    ]
+    out += [Activity(ctx, name) for name in _merge(aws_activity_names, await owned_activities(ctx))]
     out += [
         StateMachine(ctx),
         Service(ctx),
@@ -101,12 +108,10 @@ async def resources(ctx: Context) -> list[Resource]:
         ScalingPolicy(ctx, "saturation"),
         ScalingPolicy(ctx, "waiting-work"),
     ]
-    out += [
-        WaitingWorkAlarm(ctx, name) for name in _merge(activity_names, await _owned_alarms(ctx))
-    ]
+    out += [WaitingWorkAlarm(ctx, name) for name in _merge(activity_names, await owned_alarms(ctx))]
     out.append(DeadLetterQueue(ctx, ctx.names.dead_letter_queue))
     out.append(ScheduleGroup(ctx, ctx.names.schedule_group))
-    out += [Schedule(ctx, name) for name in _merge(wanted_schedules, await _owned_schedules(ctx))]
-    out += [Rule(ctx, name) for name in _merge(schedule_names, await _owned_rules(ctx))]
+    out += [Schedule(ctx, name) for name in _merge(wanted_schedules, await owned_schedules(ctx))]
+    out += [Rule(ctx, name) for name in _merge(schedule_names, await owned_rules(ctx))]
     out.append(Dashboard(ctx))
     return out
