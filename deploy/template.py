@@ -348,6 +348,13 @@ def _resolve(value: Any, params: dict[str, Any]) -> Any:
 _NAMED_ONLY = ("IAM role", "log group", "task definition")
 
 
+def _mention(res: Resource) -> str:
+    """How another resource's properties name ``res``: a role by ARN, others by name."""
+    if isinstance(res, Role):
+        return res.names.role_arn(res.purpose)
+    return res.name
+
+
 def _depends(res: Resource, earlier: list[tuple[Resource, str]], props: Any) -> list[str]:
     """Earlier resources of the kinds ``res`` needs, unless a Ref already orders them."""
     kinds = _KINDS[type(res)][2]
@@ -356,7 +363,7 @@ def _depends(res: Resource, earlier: list[tuple[Resource, str]], props: Any) -> 
     for other, other_id in earlier:
         if other.kind not in kinds or ref(other_id) in text:
             continue
-        if other.kind in _NAMED_ONLY and other.name not in text:
+        if other.kind in _NAMED_ONLY and _mention(other) not in text:
             continue  # of these kinds, only the ones the resource names
         out.append(other_id)
     return out
@@ -403,7 +410,7 @@ async def build(stack: Stack) -> Template:
             policy_text = json.dumps(desired["policy"])
             policy: dict[str, Any] = {"Type": "AWS::SQS::QueuePolicy"}
             # Its principal, the schedule role, must exist first.
-            roles = [i for r, i in earlier if r.kind == "IAM role" and r.name in policy_text]
+            roles = [i for r, i in earlier if isinstance(r, Role) and _mention(r) in policy_text]
             if roles:
                 policy["DependsOn"] = roles
             policy["Properties"] = _resolve(
