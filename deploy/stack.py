@@ -243,6 +243,11 @@ class SizingSpec(_Model):
     spot_share: float = Field(0.0, ge=0, le=1)
     spot_discount: float = Field(0.70, ge=0, lt=1)
     acceptable_wait_seconds: int = Field(30, ge=1)
+    # The rest of the bill (deploy/bill.py): how tasks reach AWS's APIs from private subnets,
+    # the data a task moves through it, the account's Fargate vCPU quota.
+    egress: Literal["nat", "endpoints", "public"] = "nat"
+    kib_per_task: float = Field(8.0, ge=0)
+    fargate_vcpu_quota: int | None = Field(None, ge=1)
 
     @field_validator("duration_p95_seconds")
     @classmethod

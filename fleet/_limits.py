@@ -38,7 +38,12 @@ API_QUOTAS: Final[dict[str, tuple[tuple[int, float], tuple[int, float]]]] = {
     "DescribeActivity": ((200, 1), (200, 1)),
     "ListActivities": ((100, 10), (100, 5)),
     "CreateStateMachine": ((100, 1), (100, 1)),
+    # Standard workflows' state transitions, per account and Region (not an API call).
+    "StateTransition": ((5000, 5000), (800, 800)),
 }
+#: Fargate On-Demand and Spot vCPU resource count per Region (Service Quotas L-3032A538 and
+#: L-36FBB829): the default of a new account; accounts with history usually have more.
+FARGATE_VCPU_QUOTA: Final = 6
 #: The bucket of each API the quotas page does not list.
 OTHER_API_QUOTA: Final = ((100, 1.0), (100, 1.0))
 
