@@ -157,6 +157,15 @@ class Names:
         """The waiting-work alarm for ``activity``."""
         return f"{self.base}-waiting-work-{activity}"
 
+    def operational_alarm(self, purpose: str) -> str:
+        """An opt-in operational alarm (executions-failed, task-failures, throttled)."""
+        return f"{self.base}-alarm-{purpose}"
+
+    @property
+    def alarm_topic(self) -> str:
+        """The SNS topic the operational alarms notify."""
+        return f"{self.base}-alarms"
+
     @property
     def schedule_group(self) -> str:
         """The EventBridge Scheduler group holding the stack's schedules."""

@@ -309,6 +309,18 @@ class ScheduleSpec(_Model):
         return value
 
 
+class AlarmsSpec(_Model):
+    """Opt-in operational alarms: failed executions, failed tasks, throttling."""
+
+    enabled: bool = False
+    # An existing SNS topic to notify; without it the stack creates <name>-alarms.
+    topic_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$")
+    # Fire when more than this many events happen in one minute.
+    threshold: int = Field(0, ge=0)
+    # Roll a deployment back when the task-failures alarm fires during it.
+    guard_deployments: bool = True
+
+
 class Stack(_Model):
     """One deployable fleet: everything `plan`, `apply` and `destroy` act on."""
 
@@ -325,6 +337,7 @@ class Stack(_Model):
     network: NetworkSpec
     sizing: SizingSpec
     schedules: tuple[ScheduleSpec, ...] = ()
+    alarms: AlarmsSpec = AlarmsSpec()
     tags: dict[str, str] = {}
     activity_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,40}$")
     permissions_boundary: str | None = Field(None, pattern=_POLICY_ARN.pattern)

@@ -17,6 +17,7 @@ from deploy.asl import load_definition
 from deploy.aws import Aws
 from deploy.names import Names
 from deploy.resources import resources
+from deploy.resources.alarms import OperationalAlarm, Topic
 from deploy.resources.autoscaling import DIMENSION, ScalableTarget, ScalingPolicy, WaitingWorkAlarm
 from deploy.resources.base import Context, Resource, State
 from deploy.resources.cluster import Cluster
@@ -207,7 +208,7 @@ def _alarm(res: Resource, d: State) -> Properties:
     assert isinstance(res, WaitingWorkAlarm)
     return {
         "AlarmName": res.name,
-        "AlarmDescription": f"{res.activity} has activity tasks waiting for a worker",
+        "AlarmDescription": res.description,
         "Metrics": d["metrics"],
         "Threshold": d["threshold"],
         "ComparisonOperator": d["comparisonOperator"],
@@ -217,6 +218,10 @@ def _alarm(res: Resource, d: State) -> Properties:
         "AlarmActions": d["alarmActions"],
         "Tags": _tags(d["tags"]),
     }
+
+
+def _topic(res: Resource, d: State) -> Properties:
+    return {"TopicName": res.name, "Tags": _tags(d["tags"])}
 
 
 def _queue(res: Resource, d: State) -> Properties:
@@ -296,7 +301,10 @@ _KINDS: dict[
         ("IAM role", "log group", "activity"),
     ),
     # Workers that start before their activities exist fail their polls.
-    Service: ("AWS::ECS::Service", _service, ("ECS cluster", "activity")),
+    Topic: ("AWS::SNS::Topic", _topic, ()),
+    OperationalAlarm: ("AWS::CloudWatch::Alarm", _alarm, ("SNS topic",)),
+    # Its deployments are guarded by the task-failures alarm.
+    Service: ("AWS::ECS::Service", _service, ("ECS cluster", "activity", "CloudWatch alarm")),
     ScalableTarget: (
         "AWS::ApplicationAutoScaling::ScalableTarget",
         _scalable_target,

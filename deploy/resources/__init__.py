@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from deploy.resources.alarms import OPERATIONAL, OperationalAlarm, Topic
 from deploy.resources.autoscaling import ScalableTarget, ScalingPolicy, WaitingWorkAlarm
 from deploy.resources.base import Context, Resource
 from deploy.resources.cluster import Cluster
@@ -101,8 +102,10 @@ async def resources(ctx: Context, discover: bool = True) -> list[Resource]:
         TaskDefinition(ctx),
     ]
     out += [Activity(ctx, name) for name in _merge(aws_activity_names, await owned_activities(ctx))]
+    out += [StateMachine(ctx), Topic(ctx, ctx.names.alarm_topic)]
+    # Before the service: its deployments are guarded by the task-failures alarm.
+    out += [OperationalAlarm(ctx, purpose) for purpose in OPERATIONAL]
     out += [
-        StateMachine(ctx),
         Service(ctx),
         ScalableTarget(ctx),
         ScalingPolicy(ctx, "saturation"),

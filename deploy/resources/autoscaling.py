@@ -233,6 +233,11 @@ class WaitingWorkAlarm(Resource):
         super().__init__(ctx, ctx.names.alarm(activity))
         self.activity = activity
 
+    @property
+    def description(self) -> str:
+        """What a firing alarm means."""
+        return f"{self.activity} has activity tasks waiting for a worker"
+
     async def read(self) -> State | None:
         cloudwatch = await self.aws.client("cloudwatch")
         found = await cloudwatch.describe_alarms(AlarmNames=[self.name])
@@ -302,7 +307,7 @@ class WaitingWorkAlarm(Resource):
         extra: dict[str, Any] = {"Tags": tag_list(desired["tags"], "Key", "Value")} if tags else {}
         await cloudwatch.put_metric_alarm(
             AlarmName=self.name,
-            AlarmDescription=f"{self.activity} has activity tasks waiting for a worker",
+            AlarmDescription=self.description,
             Metrics=desired["metrics"],
             Threshold=desired["threshold"],
             ComparisonOperator=desired["comparisonOperator"],

@@ -70,6 +70,20 @@ def _deployment(raw: dict[str, Any]) -> dict[str, Any]:
         },
         "minimumHealthyPercent": raw.get("minimumHealthyPercent"),
         "maximumPercent": raw.get("maximumPercent"),
+        **_alarms(raw.get("alarms")),
+    }
+
+
+def _alarms(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """Deployment alarms, absent when off (AWS may report an empty, disabled block)."""
+    if not raw or not (raw.get("enable") or raw.get("alarmNames")):
+        return {}
+    return {
+        "alarms": {
+            "alarmNames": sorted(raw.get("alarmNames", [])),
+            "enable": raw.get("enable", False),
+            "rollback": raw.get("rollback", False),
+        }
     }
 
 
@@ -127,6 +141,7 @@ class Service(Resource):
                 "deploymentCircuitBreaker": {"enable": True, "rollback": True},
                 "minimumHealthyPercent": 100,
                 "maximumPercent": 200,
+                **self._deployment_alarms(),
             },
             "network": network(self.ctx.stack.network),
             "platformVersion": "LATEST",
@@ -134,6 +149,13 @@ class Service(Resource):
             "enableExecuteCommand": self.ctx.stack.worker.ecs_exec,
             "tags": self.tags,
         }
+
+    def _deployment_alarms(self) -> dict[str, Any]:
+        alarms = self.ctx.stack.alarms
+        if not (alarms.enabled and alarms.guard_deployments):
+            return {}
+        name = self.names.operational_alarm("task-failures")
+        return {"alarms": {"alarmNames": [name], "enable": True, "rollback": True}}
 
     async def create(self, desired: State) -> None:
         ecs = await self.aws.client("ecs")

@@ -23,10 +23,11 @@ from deploy.resources.autoscaling import ScalingPolicy
 from deploy.stack import Stack, load_stack
 
 GOLDEN = Path(__file__).parent / "golden"
-# Variants that between them use every resource kind: service mode with Scheduler, batch
-# mode with CloudWatch Events rules, and no schedules with ECS Exec.
+# Variants that between them use every resource kind: service mode with Scheduler, with the
+# operational alarms, batch mode with CloudWatch Events rules, no schedules with ECS Exec.
 VARIANTS: dict[str, list[str]] = {
     "service": [],
+    "alarms": ["--set", "alarms.enabled=true"],
     "batch-rules": [
         "--set",
         'mode="batch"',
@@ -109,6 +110,7 @@ def test_every_resource_of_the_model_is_in_the_template(capsys: pytest.CaptureFi
         "AWS::CloudWatch::Alarm",
         "AWS::SQS::Queue",
         "AWS::SQS::QueuePolicy",
+        "AWS::SNS::Topic",
         "AWS::Scheduler::ScheduleGroup",
         "AWS::Scheduler::Schedule",
         "AWS::Events::Rule",
@@ -152,7 +154,7 @@ async def _read_back(stack: Stack, url: str) -> tuple[dict[str, Any], dict[str, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["service", "batch-rules"])
+@pytest.mark.parametrize("variant", ["service", "batch-rules", "alarms"])
 def test_template_and_apply_set_the_same_attributes(
     variant: str, cli: Cli, aws: Clients, capsys: pytest.CaptureFixture[str]
 ) -> None:
