@@ -161,6 +161,10 @@ class Names:
         """An opt-in operational alarm (executions-failed, task-failures, throttled)."""
         return f"{self.base}-alarm-{purpose}"
 
+    def peak(self, name: str) -> str:
+        """The scheduled scaling action for the known peak ``name``."""
+        return f"{self.base}-peak-{name}"
+
     @property
     def alarm_topic(self) -> str:
         """The SNS topic the operational alarms notify."""

@@ -309,6 +309,40 @@ class ScheduleSpec(_Model):
         return value
 
 
+class PeakSpec(_Model):
+    """A known peak: from ``expression`` on, the service scales between these bounds."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    expression: str
+    timezone: str = "UTC"
+    min_tasks: int = Field(ge=0)
+    max_tasks: int = Field(ge=1)
+
+    @field_validator("expression")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        problem = schedule_expression_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        problem = cron.timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("max_tasks")
+    @classmethod
+    def _bounds(cls, value: int, info: Any) -> int:
+        low = info.data.get("min_tasks")
+        if low is not None and value < low:
+            raise ValueError(f"must be at least min_tasks ({low}), got {value}")
+        return value
+
+
 class AlarmsSpec(_Model):
     """Opt-in operational alarms: failed executions, failed tasks, throttling."""
 
@@ -338,6 +372,7 @@ class Stack(_Model):
     sizing: SizingSpec
     schedules: tuple[ScheduleSpec, ...] = ()
     alarms: AlarmsSpec = AlarmsSpec()
+    peaks: tuple[PeakSpec, ...] = ()
     tags: dict[str, str] = {}
     activity_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,40}$")
     permissions_boundary: str | None = Field(None, pattern=_POLICY_ARN.pattern)

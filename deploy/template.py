@@ -24,6 +24,7 @@ from deploy.resources.cluster import Cluster
 from deploy.resources.dashboard import Dashboard
 from deploy.resources.ecr import Repository
 from deploy.resources.logs import LogGroup
+from deploy.resources.peaks import ScheduledAction
 from deploy.resources.queue import DeadLetterQueue
 from deploy.resources.roles import INLINE_POLICY, PURPOSES, Role
 from deploy.resources.schedules import Rule, Schedule, ScheduleGroup
@@ -181,13 +182,31 @@ def _service(res: Resource, d: State) -> Properties:
 
 
 def _scalable_target(res: Resource, d: State) -> Properties:
-    return {
+    out: Properties = {
         "ServiceNamespace": "ecs",
         "ResourceId": res.name,
         "ScalableDimension": DIMENSION,
         "MinCapacity": d["minCapacity"],
         "MaxCapacity": d["maxCapacity"],
     }
+    # CloudFormation holds scheduled actions inside their scalable target.
+    actions = []
+    for peak in res.ctx.stack.peaks:
+        action = ScheduledAction(res.ctx, peak.name)
+        wanted = action.desired()
+        if wanted is not None:
+            request = action.request(wanted)
+            actions.append(
+                {
+                    "ScheduledActionName": request["ScheduledActionName"],
+                    "Schedule": request["Schedule"],
+                    "Timezone": request["Timezone"],
+                    "ScalableTargetAction": request["ScalableTargetAction"],
+                }
+            )
+    if actions:
+        out["ScheduledActions"] = actions
+    return out
 
 
 def _scaling_policy(res: Resource, d: State) -> Properties:
@@ -402,8 +421,8 @@ async def build(stack: Stack) -> Template:
     earlier: list[tuple[Resource, str]] = []
     for res in listed:
         desired = res.desired()
-        if desired is None:
-            continue
+        if desired is None or isinstance(res, ScheduledAction):
+            continue  # scheduled actions are properties of the scalable target
         kind, properties, _ = _KINDS[type(res)]
         props = properties(res, desired)
         lid = logical_id(res)

@@ -9,6 +9,7 @@ from deploy.resources.cluster import Cluster
 from deploy.resources.dashboard import Dashboard
 from deploy.resources.ecr import Repository
 from deploy.resources.logs import LogGroup
+from deploy.resources.peaks import ScheduledAction, owned_peaks
 from deploy.resources.queue import DeadLetterQueue
 from deploy.resources.roles import Role
 from deploy.resources.schedules import WORKERS_SUFFIX, Rule, Schedule, ScheduleGroup
@@ -83,6 +84,7 @@ async def resources(ctx: Context, discover: bool = True) -> list[Resource]:
     owned_alarms = _owned_alarms if discover else _none
     owned_schedules = _owned_schedules if discover else _none
     owned_rules = _owned_rules if discover else _none
+    peaks = owned_peaks if discover and ctx.stack.mode == "service" else _none
     stack = ctx.stack
     activity_names = [a.name for a in stack.activities]
     aws_activity_names = [ctx.names.activity(a.name) for a in stack.activities]
@@ -110,6 +112,10 @@ async def resources(ctx: Context, discover: bool = True) -> list[Resource]:
         ScalableTarget(ctx),
         ScalingPolicy(ctx, "saturation"),
         ScalingPolicy(ctx, "waiting-work"),
+    ]
+    out += [
+        ScheduledAction(ctx, name)
+        for name in _merge([p.name for p in stack.peaks], await peaks(ctx))
     ]
     out += [WaitingWorkAlarm(ctx, name) for name in _merge(activity_names, await owned_alarms(ctx))]
     out.append(DeadLetterQueue(ctx, ctx.names.dead_letter_queue))

@@ -20,14 +20,20 @@ from deploy.aws import Aws
 from deploy.engine import open_context
 from deploy.resources import resources
 from deploy.resources.autoscaling import ScalingPolicy
+from deploy.resources.peaks import ScheduledAction
 from deploy.stack import Stack, load_stack
 
 GOLDEN = Path(__file__).parent / "golden"
 # Variants that between them use every resource kind: service mode with Scheduler, with the
-# operational alarms, batch mode with CloudWatch Events rules, no schedules with ECS Exec.
+# operational alarms and a peak, batch mode with Events rules, no schedules with ECS Exec.
 VARIANTS: dict[str, list[str]] = {
     "service": [],
-    "alarms": ["--set", "alarms.enabled=true"],
+    "alarms-peaks": [
+        "--set",
+        "alarms.enabled=true",
+        "--set",
+        'peaks=[{name="monday", expression="cron(0 8 ? * MON *)", min_tasks=4, max_tasks=10}]',
+    ],
     "batch-rules": [
         "--set",
         'mode="batch"',
@@ -154,7 +160,7 @@ async def _read_back(stack: Stack, url: str) -> tuple[dict[str, Any], dict[str, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["service", "batch-rules", "alarms"])
+@pytest.mark.parametrize("variant", ["service", "batch-rules", "alarms-peaks"])
 def test_template_and_apply_set_the_same_attributes(
     variant: str, cli: Cli, aws: Clients, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -188,5 +194,17 @@ def test_template_and_apply_set_the_same_attributes(
         from_aws = _concrete(template._resolve(properties(res, state), {}), refs)
         assert _concrete(body["Properties"], refs) == from_aws, lid
         compared += 1
+    # Scheduled actions are properties of the scalable target in CloudFormation.
+    in_template = [
+        action
+        for body in built["Resources"].values()
+        for action in body["Properties"].get("ScheduledActions", [])
+    ]
+    peaks = [(res, state) for res, state in current.values() if isinstance(res, ScheduledAction)]
+    for res, state in peaks:
+        request = res.request(state)
+        keys = ("ScheduledActionName", "Schedule", "Timezone", "ScalableTargetAction")
+        assert {k: request[k] for k in keys} in in_template
     declared = [lid for lid, (_, state) in current.items() if state is not None]
-    assert compared == len(declared)
+    assert compared + len(peaks) == len(declared)
+    assert len(in_template) == len(peaks)
