@@ -10,6 +10,10 @@ import re
 import zoneinfo
 from datetime import datetime
 
+# zoneinfo reads the OS time zone database and falls back to this package's copy; importing
+# it makes a missing install fail here, not as "every zone is unknown".
+import tzdata  # type: ignore[import-untyped]  # noqa: F401
+
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
