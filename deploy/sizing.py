@@ -28,11 +28,11 @@ per second with the same duration, since every execution runs each activity once
    heartbeats/s = L_mean / (0.8 * heartbeat_seconds), as the worker heartbeats at ~0.8 *
    HeartbeatSeconds.
 9. Cost per hour = desired * (vCPU * $/vCPU-hour + GB * $/GB-hour); with a Spot share s and
-   discount d: on_demand * (b + (desired - b) * (1 - s*d)), where b = 1 on-demand base task
-   when 0 < s < 1 (the capacity provider strategy's base), else 0. Per million activity
-   tasks: service = hourly / (n*λ*3600) * 10⁶; batch = cost per run / (n*tasks_per_run) *
-   10⁶, where a run lasts n*tasks_per_run*W_mean / (desired*slots) + exit_when_idle_seconds
-   (at least 60 s).
+   discount d the blended price is on_demand * (1 - s*d). Per million activity tasks: service
+   = hourly / (n*λ*3600) * 10⁶; batch = cost per run / (n*tasks_per_run) * 10⁶, where a run
+   lasts n*tasks_per_run*W_mean / (desired*slots) + exit_when_idle_seconds (at least 60 s).
+10. The Spot share spares the base task: a mixed strategy (0 < s < 1) runs one on-demand task
+   first, so the fleet pays on_demand * (1 + (desired - 1) * (1 - s*d)).
 """
 
 from __future__ import annotations
