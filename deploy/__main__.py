@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 
-from deploy import engine, image, lock, planfile, release, render
+from deploy import bill, engine, image, lock, planfile, release, render, template
 from deploy.arguments import parser
 from deploy.aws import Aws
 from deploy.errors import DeployError
@@ -38,10 +38,12 @@ def _aws(stack: Stack, args: argparse.Namespace) -> Aws:
 
 def _cmd_size(stack: Stack, args: argparse.Namespace, out: Console) -> int:
     sizing = size_stack(stack)
+    whole = bill.whole_bill(stack, sizing)
     if args.json:
-        _print_json(sizing.to_json())
+        _print_json({**sizing.to_json(), "bill": whole.to_json()})
     else:
         render.sizing_tables(sizing, out)
+        bill.render(whole, sizing, out)
     return 1 if sizing.errors else 0
 
 
@@ -363,6 +365,10 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _cmd_size(stack, args, out)
     if args.command == "destroy":
         return _cmd_destroy(stack, args, out)
+    if args.command == "template":
+        # Plain stdout: the text is meant for a file or a pipeline, not for a terminal.
+        sys.stdout.write(template.dumps(asyncio.run(template.build(stack)), args.format))
+        return 0
     commands: dict[str, Any] = {
         "plan": lambda: _cmd_plan(stack, args, out),
         "ship": lambda: _cmd_ship(stack, args, out, err),

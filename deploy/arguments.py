@@ -102,4 +102,11 @@ def parser(prog: str) -> argparse.ArgumentParser:
     building(img)
     img.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     command("unlock", "Remove the stack's lock left by a command that died.", json_flag=False)
+    template = command(
+        "template",
+        "Write the stack as a CloudFormation template (offline).",
+        aws=False,
+        json_flag=False,
+    )
+    template.add_argument("--format", choices=("json", "yaml"), default="json")
     return root

@@ -87,6 +87,36 @@ def blended_hourly_price(
     return on_demand * (1 - spot_share) + on_demand * (1 - spot_discount) * spot_share
 
 
+def fleet_hourly_price(
+    size: TaskSize, arch: Architecture, tasks: int, spot_share: float, spot_discount: float
+) -> float:
+    """USD per hour for ``tasks`` tasks placed as the service's capacity provider strategy does.
+
+    A mixed strategy keeps one on-demand task as its base (see ``capacity_strategy``); the
+    share applies to the others. All on Spot (share 1) has no base.
+
+    >>> round(fleet_hourly_price(TaskSize(1024, 2048), "x86_64", 1, 0.5, 0.7), 6)
+    0.04937
+    """
+    on_demand = hourly_price(size, arch)
+    base = 1 if 0 < spot_share < 1 and tasks > 0 else 0
+    rest = tasks - base
+    return on_demand * (base + rest * (1 - spot_share * spot_discount))
+
+
+# Other lines of the bill, us-east-1 list prices (AWS pricing pages for Step Functions, NAT
+# gateways and PrivateLink, as of 2026): Standard workflow state transitions; a NAT gateway
+# per hour and per GB processed; an interface VPC endpoint per AZ-hour and per GB.
+PRICE_PER_STATE_TRANSITION = 0.000025
+PRICE_NAT_GATEWAY_HOUR = 0.045
+PRICE_NAT_GATEWAY_GB = 0.045
+PRICE_ENDPOINT_AZ_HOUR = 0.01
+PRICE_ENDPOINT_GB = 0.01
+# Interface endpoints private subnets need without NAT: Step Functions, ECR API and registry,
+# CloudWatch Logs (ECR layers come through the S3 gateway endpoint, which is free).
+ENDPOINT_SERVICES = ("states", "ecr.api", "ecr.dkr", "logs")
+
+
 RECOMMENDED_POLLERS_PER_ACTIVITY = 100  # "at least 100 open polls per activity ARN"
 MAX_TASKS_PER_SERVICE = 5000  # ECS tasks per service (adjustable)
 MAX_RUN_TASK_COUNT = 10  # RunTask `count`, and the Scheduler / rule target TaskCount

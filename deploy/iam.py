@@ -12,16 +12,25 @@ Policy = dict[str, Any]
 VERSION = "2012-10-17"
 
 
-def trust(service: str, account: str | None = None) -> Policy:
-    """A trust policy letting ``service`` assume the role, for ``account``'s resources only."""
+def trust(service: str, account: str, source_arn: str) -> Policy:
+    """A trust policy letting ``service`` assume the role on behalf of ``source_arn`` only.
+
+    Confused-deputy guard: ``aws:SourceAccount`` and ``aws:SourceArn`` (a pattern, hence
+    ``ArnLike``) name the account and the resources for which the service may use the role.
+
+    >>> trust("states.amazonaws.com", "1", "arn:aws:states:r:1:stateMachine:m")["Statement"][0][
+    ...     "Condition"]["ArnLike"]
+    {'aws:SourceArn': 'arn:aws:states:r:1:stateMachine:m'}
+    """
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": source_arn},
+        },
     }
-    if account is not None:
-        # Confused-deputy guard: only this account's schedules / state machines may assume it.
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
     return {"Version": VERSION, "Statement": [statement]}
 
 
@@ -172,7 +181,56 @@ def task_policy(names: Names) -> Policy:
                 "Action": ["ecs:DescribeServices"],
                 "Resource": [names.service_arn],
             },
+            *exec_statements(names),
             *worker_statements(names),
+        ],
+    }
+
+
+def exec_statements(names: Names) -> list[dict[str, Any]]:
+    """ECS Exec: the agent in the task opens its SSM channels (only with worker.ecs_exec)."""
+    if not names.stack.worker.ecs_exec:
+        return []
+    return [
+        {
+            # The SSM Session Manager channel actions take no resource ARN.
+            "Sid": "EcsExec",
+            "Effect": "Allow",
+            "Action": [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ],
+            "Resource": "*",
+        }
+    ]
+
+
+def states_policy() -> Policy:
+    """What the state machine needs: deliver its execution logs (activity tasks need nothing).
+
+    CloudWatch Logs delivery actions do not support resource-level permissions, so the
+    Step Functions guide grants them on "*".
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "DeliverExecutionLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeResourcePolicies",
+                    "logs:GetLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:UpdateLogDelivery",
+                ],
+                "Resource": "*",
+            }
         ],
     }
 
@@ -185,7 +243,15 @@ def schedule_policy(names: Names, run_workers: bool) -> Policy:
             "Effect": "Allow",
             "Action": ["states:StartExecution"],
             "Resource": [names.state_machine_arn],
-        }
+        },
+        {
+            # Scheduler sends a start that failed every retry to the dead-letter queue with
+            # this role.
+            "Sid": "DeadLetters",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [names.dead_letter_queue_arn],
+        },
     ]
     if run_workers:
         task_arn = names.tasks_arn

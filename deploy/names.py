@@ -82,6 +82,11 @@ class Names:
         return f"/sfn-fleet/{self.base}"
 
     @property
+    def states_log_group(self) -> str:
+        """The log group of the state machine's execution history (a vended-logs name)."""
+        return f"/aws/vendedlogs/states/{self.base}"
+
+    @property
     def log_group_arn(self) -> str:
         """The log group ARN (without the trailing ``:*``)."""
         return self.arn("logs", f"log-group:{self.log_group}")
@@ -152,6 +157,19 @@ class Names:
         """The waiting-work alarm for ``activity``."""
         return f"{self.base}-waiting-work-{activity}"
 
+    def operational_alarm(self, purpose: str) -> str:
+        """An opt-in operational alarm (executions-failed, task-failures, throttled)."""
+        return f"{self.base}-alarm-{purpose}"
+
+    def peak(self, name: str) -> str:
+        """The scheduled scaling action for the known peak ``name``."""
+        return f"{self.base}-peak-{name}"
+
+    @property
+    def alarm_topic(self) -> str:
+        """The SNS topic the operational alarms notify."""
+        return f"{self.base}-alarms"
+
     @property
     def schedule_group(self) -> str:
         """The EventBridge Scheduler group holding the stack's schedules."""
@@ -160,6 +178,16 @@ class Names:
     def rule(self, schedule: str) -> str:
         """The CloudWatch Events rule name for ``schedule``."""
         return f"{self.base}-{schedule}"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        """The SQS queue the schedules' failed starts go to."""
+        return f"{self.base}-schedule-dlq"
+
+    @property
+    def dead_letter_queue_arn(self) -> str:
+        """The dead-letter queue's ARN."""
+        return self.arn("sqs", self.dead_letter_queue)
 
     @property
     def dashboard(self) -> str:

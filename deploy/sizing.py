@@ -35,6 +35,8 @@ per second with the same duration, since every execution runs each activity once
    discount d the blended price is on_demand * (1 - s*d). Per million activity tasks: service
    = hourly / (n*λ*3600) * 10⁶; batch = cost per run / (n*tasks_per_run) * 10⁶, where a run
    lasts n*tasks_per_run*W_mean / (desired*slots) + exit_when_idle_seconds (at least 60 s).
+10. The Spot share spares the base task: a mixed strategy (0 < s < 1) runs one on-demand task
+   first, so the fleet pays on_demand * (1 + (desired - 1) * (1 - s*d)).
 """
 
 from __future__ import annotations
@@ -300,6 +302,10 @@ def size_stack(stack: Stack) -> Sizing:
         "blended": fargate.blended_hourly_price(size, arch, s.spot_share, s.spot_discount),
     }
     cost_per_hour = {key: desired * value for key, value in price.items()}
+    # A mixed strategy runs one on-demand base task; the Spot share applies to the others.
+    cost_per_hour["blended"] = fargate.fleet_hourly_price(
+        size, arch, desired, s.spot_share, s.spot_discount
+    )
     run_seconds: float | None = None
     cost_per_run: float | None = None
     if batch:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from deploy import cron
 from deploy.errors import StackFileError
 from deploy.fargate import Architecture, is_valid, valid_memory_for
 from fleet._arn import valid_name
@@ -77,6 +78,10 @@ class StateMachineSpec(_Model):
     pass_context: bool = True
     timeout_seconds: int | None = Field(None, ge=1, le=31_536_000)
     comment: str = "sfn-fleet stack"
+    # Execution logging to CloudWatch Logs; execution data (inputs, outputs) is off by
+    # default because it may hold what the handlers process.
+    log_level: Literal["ALL", "ERROR", "FATAL", "OFF"] = "ERROR"
+    log_execution_data: bool = False
 
 
 class NetworkSpec(_Model):
@@ -165,6 +170,14 @@ class WorkerSpec(_Model):
     secrets_kms_keys: tuple[str, ...] = ()
     statements: tuple[StatementSpec, ...] = ()
     managed_policies: tuple[str, ...] = ()
+    # Hardening: a read-only root filesystem (a writable /tmp volume), the image's non-root
+    # user, awslogs in non-blocking mode so a slow log stream never stalls the worker.
+    read_only_root: bool = True
+    user: str = Field("10001:10001", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
+    log_mode: Literal["non-blocking", "blocking"] = "non-blocking"
+    log_buffer_size: str = Field("25m", pattern=r"^[0-9]+[kmg]?$")
+    # ECS Exec (`aws ecs execute-command`): off by default; its agent needs a writable root.
+    ecs_exec: bool = False
 
     @field_validator("secrets")
     @classmethod
@@ -230,6 +243,11 @@ class SizingSpec(_Model):
     spot_share: float = Field(0.0, ge=0, le=1)
     spot_discount: float = Field(0.70, ge=0, lt=1)
     acceptable_wait_seconds: int = Field(30, ge=1)
+    # The rest of the bill (deploy/bill.py): how tasks reach AWS's APIs from private subnets,
+    # the data a task moves through it, the account's Fargate vCPU quota.
+    egress: Literal["nat", "endpoints", "public"] = "nat"
+    kib_per_task: float = Field(8.0, ge=0)
+    fargate_vcpu_quota: int | None = Field(None, ge=1)
 
     @field_validator("duration_p95_seconds")
     @classmethod
@@ -282,6 +300,60 @@ class ScheduleSpec(_Model):
             raise ValueError(problem)
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        problem = cron.timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class PeakSpec(_Model):
+    """A known peak: from ``expression`` on, the service scales between these bounds."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    expression: str
+    timezone: str = "UTC"
+    min_tasks: int = Field(ge=0)
+    max_tasks: int = Field(ge=1)
+
+    @field_validator("expression")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        problem = schedule_expression_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        problem = cron.timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("max_tasks")
+    @classmethod
+    def _bounds(cls, value: int, info: Any) -> int:
+        low = info.data.get("min_tasks")
+        if low is not None and value < low:
+            raise ValueError(f"must be at least min_tasks ({low}), got {value}")
+        return value
+
+
+class AlarmsSpec(_Model):
+    """Opt-in operational alarms: failed executions, failed tasks, throttling."""
+
+    enabled: bool = False
+    # An existing SNS topic to notify; without it the stack creates <name>-alarms.
+    topic_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$")
+    # Fire when more than this many events happen in one minute.
+    threshold: int = Field(0, ge=0)
+    # Roll a deployment back when the task-failures alarm fires during it.
+    guard_deployments: bool = True
+
 
 class Stack(_Model):
     """One deployable fleet: everything `plan`, `apply` and `destroy` act on."""
@@ -299,6 +371,8 @@ class Stack(_Model):
     network: NetworkSpec
     sizing: SizingSpec
     schedules: tuple[ScheduleSpec, ...] = ()
+    alarms: AlarmsSpec = AlarmsSpec()
+    peaks: tuple[PeakSpec, ...] = ()
     tags: dict[str, str] = {}
     activity_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,40}$")
     permissions_boundary: str | None = Field(None, pattern=_POLICY_ARN.pattern)
@@ -369,9 +443,9 @@ def schedule_expression_problem(expression: str) -> str | None:
             )
         if (fields[2] == "?") == (fields[4] == "?"):
             return "cron: exactly one of day-of-month (3rd) and day-of-week (5th) must be '?'"
-        return None
+        return cron.expression_problem(expression)
     if _AT.match(expression):
-        return None
+        return cron.expression_problem(expression)
     return "must be 'rate(N unit)', 'cron(6 fields)' or 'at(yyyy-mm-ddThh:mm:ss)'"
 
 
@@ -390,6 +464,14 @@ def _cross_checks(stack: Stack) -> list[tuple[str, str]]:
             problems.append(
                 (f"activities[{index}].name", "with activity_prefix it is above 80 characters")
             )
+    if stack.worker.ecs_exec and stack.worker.read_only_root:
+        problems.append(
+            (
+                "worker.ecs_exec",
+                "the ECS Exec agent writes to the root filesystem: "
+                "also set worker.read_only_root = false",
+            )
+        )
     for name in stack.worker.secrets:
         if name in stack.worker.environment:
             problems.append((f"worker.secrets.{name}", "also set in worker.environment"))

@@ -33,6 +33,8 @@ API_QUOTAS: Final[dict[str, tuple[tuple[int, float], tuple[int, float]]]] = {
     "SendTaskFailure": ((3000, 500), (1500, 300)),
     "SendTaskHeartbeat": ((3000, 500), (1500, 300)),
     "StartExecution": ((1300, 300), (800, 150)),
+    # Standard workflows' state transitions, per account and Region (not an API call).
+    "StateTransition": ((5000, 5000), (800, 800)),
     "StopExecution": ((1000, 200), (500, 25)),
     "DescribeExecution": ((300, 15), (250, 10)),
     "GetExecutionHistory": ((400, 20), (400, 20)),
@@ -44,6 +46,9 @@ API_QUOTAS: Final[dict[str, tuple[tuple[int, float], tuple[int, float]]]] = {
     "CreateStateMachine": ((100, 1), (100, 1)),
     "RedriveExecution": ((1300, 300), (800, 150)),
 }
+#: Fargate On-Demand and Spot vCPU resource count per Region (Service Quotas L-3032A538 and
+#: L-36FBB829): the default of a new account; accounts with history usually have more.
+FARGATE_VCPU_QUOTA: Final = 6
 #: The bucket of each API the quotas page does not list.
 OTHER_API_QUOTA: Final = ((100, 1.0), (100, 1.0))
 

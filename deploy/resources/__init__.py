@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from deploy.resources.alarms import OPERATIONAL, OperationalAlarm, Topic
 from deploy.resources.autoscaling import ScalableTarget, ScalingPolicy, WaitingWorkAlarm
 from deploy.resources.base import Context, Resource
 from deploy.resources.cluster import Cluster
 from deploy.resources.dashboard import Dashboard
 from deploy.resources.ecr import Repository
 from deploy.resources.logs import LogGroup
+from deploy.resources.peaks import ScheduledAction, owned_peaks
+from deploy.resources.queue import DeadLetterQueue
 from deploy.resources.roles import Role
 from deploy.resources.schedules import WORKERS_SUFFIX, Rule, Schedule, ScheduleGroup
 from deploy.resources.service import Service
@@ -66,12 +69,22 @@ def _merge(wanted: list[str], existing: list[str]) -> list[str]:
     return wanted + [name for name in existing if name not in wanted]
 
 
-async def resources(ctx: Context) -> list[Resource]:
+async def _none(ctx: Context) -> list[str]:
+    return []
+
+
+async def resources(ctx: Context, discover: bool = True) -> list[Resource]:
     """Every resource of the stack in dependency order, plus stale ones to delete.
 
     Activities come before the service: workers that start before their activities exist
-    would fail their polls and trip the deployment circuit breaker.
+    would fail their polls and trip the deployment circuit breaker. Without ``discover``, no
+    AWS call is made and only what the stack file declares is listed (for the template).
     """
+    owned_activities = _owned_activities if discover else _none
+    owned_alarms = _owned_alarms if discover else _none
+    owned_schedules = _owned_schedules if discover else _none
+    owned_rules = _owned_rules if discover else _none
+    peaks = owned_peaks if discover and ctx.stack.mode == "service" else _none
     stack = ctx.stack
     activity_names = [a.name for a in stack.activities]
     aws_activity_names = [ctx.names.activity(a.name) for a in stack.activities]
@@ -82,6 +95,7 @@ async def resources(ctx: Context) -> list[Resource]:
     out: list[Resource] = [
         Repository(ctx, ctx.names.repository),
         LogGroup(ctx, ctx.names.log_group),
+        LogGroup(ctx, ctx.names.states_log_group),
         Role(ctx, "execution"),
         Role(ctx, "task"),
         Role(ctx, "states"),
@@ -89,21 +103,24 @@ async def resources(ctx: Context) -> list[Resource]:
         Cluster(ctx, ctx.names.cluster),
         TaskDefinition(ctx),
     ]
+    out += [Activity(ctx, name) for name in _merge(aws_activity_names, await owned_activities(ctx))]
+    out += [StateMachine(ctx), Topic(ctx, ctx.names.alarm_topic)]
+    # Before the service: its deployments are guarded by the task-failures alarm.
+    out += [OperationalAlarm(ctx, purpose) for purpose in OPERATIONAL]
     out += [
-        Activity(ctx, name) for name in _merge(aws_activity_names, await _owned_activities(ctx))
-    ]
-    out += [
-        StateMachine(ctx),
         Service(ctx),
         ScalableTarget(ctx),
         ScalingPolicy(ctx, "saturation"),
         ScalingPolicy(ctx, "waiting-work"),
     ]
     out += [
-        WaitingWorkAlarm(ctx, name) for name in _merge(activity_names, await _owned_alarms(ctx))
+        ScheduledAction(ctx, name)
+        for name in _merge([p.name for p in stack.peaks], await peaks(ctx))
     ]
+    out += [WaitingWorkAlarm(ctx, name) for name in _merge(activity_names, await owned_alarms(ctx))]
+    out.append(DeadLetterQueue(ctx, ctx.names.dead_letter_queue))
     out.append(ScheduleGroup(ctx, ctx.names.schedule_group))
-    out += [Schedule(ctx, name) for name in _merge(wanted_schedules, await _owned_schedules(ctx))]
-    out += [Rule(ctx, name) for name in _merge(schedule_names, await _owned_rules(ctx))]
+    out += [Schedule(ctx, name) for name in _merge(wanted_schedules, await owned_schedules(ctx))]
+    out += [Rule(ctx, name) for name in _merge(schedule_names, await owned_rules(ctx))]
     out.append(Dashboard(ctx))
     return out

@@ -3,9 +3,12 @@
 Out on saturation: target tracking keeps the Average of the worker's ``SlotUtilization``
 (namespace SfnFleet, dimension ServiceName=<stack>) at the target utilisation, and scales in
 when idle, down to the minimum (0 for batch-like use). Out on waiting work: a step policy
-driven by one alarm per activity that fires when activities are scheduled faster than they
-start, or wait longer than ``acceptable_wait_seconds`` (``ActivityScheduleTime``); this also
-starts the first task when the service sits at 0, where there is no utilisation to track.
+driven by one alarm per activity that fires when work is really waiting: the p90 of
+``ActivityScheduleTime`` (how long started tasks waited for a poller) is above
+``acceptable_wait_seconds``, or tasks are scheduled while none starts at all (no worker, e.g.
+the service at 0, where there is no utilisation to track), in 2 of 3 one-minute periods.
+Scheduled > started in one period is not a signal: at steady load a task scheduled at the end
+of a minute starts in the next, so the difference is noise (see the waiting-work test).
 """
 
 from __future__ import annotations
@@ -25,6 +28,22 @@ from deploy.resources.base import (
     top_fields,
 )
 from deploy.resources.tagging import sync_tags
+
+# The waiting-work alarm: M of N one-minute periods must show waiting work.
+WAITING_PERIODS = 3
+WAITING_DATAPOINTS = 2
+
+
+def waiting_expression(wait_ms: int) -> str:
+    """The metric math that is 1 in a minute where work waits for a worker, else 0.
+
+    ``wait`` is the p90 of ActivityScheduleTime (ms), ``scheduled`` and ``started`` the Sums of
+    ActivitiesScheduled and ActivitiesStarted.
+    """
+    return (
+        f"IF(FILL(wait, 0) > {wait_ms} OR (FILL(scheduled, 0) > 0 AND FILL(started, 0) == 0), 1, 0)"
+    )
+
 
 DIMENSION = "ecs:service:DesiredCount"
 SCALE_OUT_COOLDOWN = 60  # Copilot's worker-service defaults: out 60 s, in 120 s
@@ -214,6 +233,11 @@ class WaitingWorkAlarm(Resource):
         super().__init__(ctx, ctx.names.alarm(activity))
         self.activity = activity
 
+    @property
+    def description(self) -> str:
+        """What a firing alarm means."""
+        return f"{self.activity} has activity tasks waiting for a worker"
+
     async def read(self) -> State | None:
         cloudwatch = await self.aws.client("cloudwatch")
         found = await cloudwatch.describe_alarms(AlarmNames=[self.name])
@@ -261,21 +285,18 @@ class WaitingWorkAlarm(Resource):
             "metrics": [
                 stat("scheduled", "ActivitiesScheduled", "Sum"),
                 stat("started", "ActivitiesStarted", "Sum"),
-                stat("wait", "ActivityScheduleTime", "Maximum"),
+                stat("wait", "ActivityScheduleTime", "p90"),
                 {
                     "Id": "waiting",
-                    "Expression": (
-                        "IF(FILL(scheduled, 0) > FILL(started, 0) OR "
-                        f"FILL(wait, 0) > {wait_ms}, 1, 0)"
-                    ),
+                    "Expression": waiting_expression(wait_ms),
                     "Label": "work waiting for a worker",
                     "ReturnData": True,
                 },
             ],
             "threshold": 1.0,
             "comparisonOperator": "GreaterThanOrEqualToThreshold",
-            "evaluationPeriods": 2,
-            "datapointsToAlarm": 2,
+            "evaluationPeriods": WAITING_PERIODS,
+            "datapointsToAlarm": WAITING_DATAPOINTS,
             "treatMissingData": "notBreaching",
             "alarmActions": [self.ctx.outputs.get("policy:waiting-work", KNOWN_AFTER_APPLY)],
             "tags": self.tags,
@@ -286,7 +307,7 @@ class WaitingWorkAlarm(Resource):
         extra: dict[str, Any] = {"Tags": tag_list(desired["tags"], "Key", "Value")} if tags else {}
         await cloudwatch.put_metric_alarm(
             AlarmName=self.name,
-            AlarmDescription=f"{self.activity} has activity tasks waiting for a worker",
+            AlarmDescription=self.description,
             Metrics=desired["metrics"],
             Threshold=desired["threshold"],
             ComparisonOperator=desired["comparisonOperator"],

@@ -1,4 +1,4 @@
-"""The CloudWatch Logs group the containers write to (awslogs), with its retention."""
+"""CloudWatch Logs groups: the containers' (awslogs) and the state machine's, with retention."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from deploy.resources.tagging import sync_tags
 
 
 class LogGroup(Resource):
-    """The stack's log group; the worker's EMF lines in it become the SfnFleet metrics."""
+    """A log group of the stack; the worker's EMF lines in its own become the SfnFleet metrics."""
 
     kind = "log group"
 
     @property
     def arn(self) -> str:
         """The log group ARN used for tagging."""
-        return self.names.log_group_arn
+        return self.names.arn("logs", f"log-group:{self.name}")
 
     async def read(self) -> State | None:
         logs = await self.aws.client("logs")

@@ -14,12 +14,12 @@ from deploy.resources.tagging import sync_tags
 
 INLINE_POLICY = "sfn-fleet"
 
-# purpose -> (service principal, whether to pin aws:SourceAccount, description)
-PURPOSES: dict[str, tuple[str, bool, str]] = {
-    "execution": ("ecs-tasks.amazonaws.com", False, "ECS pulls the worker image and writes logs"),
-    "task": ("ecs-tasks.amazonaws.com", False, "the worker polls and reports its activities"),
-    "states": ("states.amazonaws.com", True, "the state machine (activity tasks need no calls)"),
-    "schedule": ("", True, "schedules start the state machine and batch workers"),
+# purpose -> (service principal, description)
+PURPOSES: dict[str, tuple[str, str]] = {
+    "execution": ("ecs-tasks.amazonaws.com", "ECS pulls the worker image and writes logs"),
+    "task": ("ecs-tasks.amazonaws.com", "the worker polls and reports its activities"),
+    "states": ("states.amazonaws.com", "the state machine writes its execution logs"),
+    "schedule": ("", "schedules start the state machine and batch workers"),
 }
 
 
@@ -57,23 +57,27 @@ class Role(Resource):
         }
 
     def _trust(self) -> iam.Policy:
-        service, pin, _ = PURPOSES[self.purpose]
-        account = self.names.account if pin else None
-        if self.purpose == "schedule":
-            service = (
-                "scheduler.amazonaws.com"
-                if self.ctx.stack.scheduler == "scheduler"
-                else "events.amazonaws.com"
-            )
-            # The EventBridge user guide's target role trusts events.amazonaws.com unpinned.
-            account = self.names.account if self.ctx.stack.scheduler == "scheduler" else None
-        return iam.trust(service, account)
+        """Who may assume the role: one service, for the stack's own resources only."""
+        names = self.names
+        service = PURPOSES[self.purpose][0]
+        if self.purpose in ("execution", "task"):
+            # ECS assumes both roles for the account's tasks; the docs' pattern is ecs:*.
+            source = names.arn("ecs", "*")
+        elif self.purpose == "states":
+            source = names.state_machine_arn
+        elif self.ctx.stack.scheduler == "scheduler":
+            service = "scheduler.amazonaws.com"
+            source = names.arn("scheduler", f"schedule-group/{names.schedule_group}")
+        else:
+            service = "events.amazonaws.com"
+            source = names.arn("events", f"rule/{names.rule('*')}")
+        return iam.trust(service, names.account, source)
 
     def _policy(self) -> iam.Policy | None:
         policies: dict[str, Callable[[], iam.Policy | None]] = {
             "execution": lambda: iam.execution_policy(self.names),
             "task": lambda: iam.task_policy(self.names),
-            "states": lambda: None,
+            "states": lambda: iam.states_policy(),
             "schedule": lambda: iam.schedule_policy(
                 self.names, run_workers=self.ctx.stack.mode == "batch"
             ),
@@ -114,7 +118,7 @@ class Role(Resource):
         await client.create_role(
             RoleName=self.name,
             AssumeRolePolicyDocument=json.dumps(desired["trustPolicy"]),
-            Description=f"sfn-fleet {self.ctx.stack.name}: {PURPOSES[self.purpose][2]}",
+            Description=f"sfn-fleet {self.ctx.stack.name}: {PURPOSES[self.purpose][1]}",
             Tags=tag_list(desired["tags"], "Key", "Value"),
             **boundary,
         )

@@ -159,6 +159,7 @@ class Schedule(Resource):
                 "roleArn": target.get("RoleArn"),
                 "input": _input(target.get("Input")),
                 "retryPolicy": target.get("RetryPolicy"),
+                "deadLetterConfig": target.get("DeadLetterConfig"),
                 "ecsParameters": _normal_ecs(target.get("EcsParameters")),
             },
         }
@@ -179,6 +180,7 @@ class Schedule(Resource):
                 "roleArn": names.role_arn("schedule"),
                 "input": None if workers else spec.input,
                 "retryPolicy": RETRY_POLICY,
+                "deadLetterConfig": {"Arn": names.dead_letter_queue_arn},
                 "ecsParameters": _ecs_parameters(self.ctx) if workers else None,
             },
         }
@@ -188,6 +190,7 @@ class Schedule(Resource):
             "Arn": desired["target"]["arn"],
             "RoleArn": desired["target"]["roleArn"],
             "RetryPolicy": desired["target"]["retryPolicy"],
+            "DeadLetterConfig": desired["target"]["deadLetterConfig"],
         }
         if desired["target"]["input"] is not None:
             target["Input"] = json.dumps(desired["target"]["input"])
@@ -248,6 +251,7 @@ class Rule(Resource):
                     "roleArn": t.get("RoleArn"),
                     "input": _input(t.get("Input")),
                     "retryPolicy": t.get("RetryPolicy"),
+                    "deadLetterConfig": t.get("DeadLetterConfig"),
                     "ecsParameters": _normal_ecs(t.get("EcsParameters")),
                 }
                 for t in targets.get("Targets", [])
@@ -266,6 +270,7 @@ class Rule(Resource):
                 "roleArn": names.role_arn("schedule"),
                 "input": spec.input,
                 "retryPolicy": RETRY_POLICY,
+                "deadLetterConfig": {"Arn": names.dead_letter_queue_arn},
                 "ecsParameters": None,
             }
         }
@@ -275,6 +280,7 @@ class Rule(Resource):
                 "roleArn": names.role_arn("schedule"),
                 "input": None,
                 "retryPolicy": RETRY_POLICY,
+                "deadLetterConfig": {"Arn": names.dead_letter_queue_arn},
                 "ecsParameters": _ecs_parameters(self.ctx),
             }
         return {
@@ -305,6 +311,7 @@ class Rule(Resource):
                 "Arn": body["arn"],
                 "RoleArn": body["roleArn"],
                 "RetryPolicy": body["retryPolicy"],
+                "DeadLetterConfig": body["deadLetterConfig"],
             }
             if body["input"] is not None:
                 target["Input"] = json.dumps(body["input"])

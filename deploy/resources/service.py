@@ -70,6 +70,20 @@ def _deployment(raw: dict[str, Any]) -> dict[str, Any]:
         },
         "minimumHealthyPercent": raw.get("minimumHealthyPercent"),
         "maximumPercent": raw.get("maximumPercent"),
+        **_alarms(raw.get("alarms")),
+    }
+
+
+def _alarms(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """Deployment alarms, absent when off (AWS may report an empty, disabled block)."""
+    if not raw or not (raw.get("enable") or raw.get("alarmNames")):
+        return {}
+    return {
+        "alarms": {
+            "alarmNames": sorted(raw.get("alarmNames", [])),
+            "enable": raw.get("enable", False),
+            "rollback": raw.get("rollback", False),
+        }
     }
 
 
@@ -78,7 +92,9 @@ class Service(Resource):
 
     kind = "ECS service"
     # Some endpoints (moto) store these on update but do not return them after create.
-    unreported = frozenset({"capacityProviderStrategy", "deploymentConfiguration"})
+    unreported = frozenset(
+        {"capacityProviderStrategy", "deploymentConfiguration", "enableExecuteCommand"}
+    )
     # Application Auto Scaling owns the desired count.
     ignored = frozenset({"desiredCount"})
 
@@ -107,6 +123,8 @@ class Service(Resource):
             "tags": tag_dict(service.get("tags")),
             "desiredCount": service.get("desiredCount"),
         }
+        if "enableExecuteCommand" in service:
+            state["enableExecuteCommand"] = service["enableExecuteCommand"]
         if "capacityProviderStrategy" in service:
             state["capacityProviderStrategy"] = strategy(service["capacityProviderStrategy"])
         if "deploymentConfiguration" in service:
@@ -123,12 +141,21 @@ class Service(Resource):
                 "deploymentCircuitBreaker": {"enable": True, "rollback": True},
                 "minimumHealthyPercent": 100,
                 "maximumPercent": 200,
+                **self._deployment_alarms(),
             },
             "network": network(self.ctx.stack.network),
             "platformVersion": "LATEST",
             "propagateTags": "SERVICE",
+            "enableExecuteCommand": self.ctx.stack.worker.ecs_exec,
             "tags": self.tags,
         }
+
+    def _deployment_alarms(self) -> dict[str, Any]:
+        alarms = self.ctx.stack.alarms
+        if not (alarms.enabled and alarms.guard_deployments):
+            return {}
+        name = self.names.operational_alarm("task-failures")
+        return {"alarms": {"alarmNames": [name], "enable": True, "rollback": True}}
 
     async def create(self, desired: State) -> None:
         ecs = await self.aws.client("ecs")
@@ -144,6 +171,7 @@ class Service(Resource):
             networkConfiguration=desired["network"],
             platformVersion=desired["platformVersion"],
             propagateTags=desired["propagateTags"],
+            enableExecuteCommand=desired["enableExecuteCommand"],
             enableECSManagedTags=True,
             schedulingStrategy="REPLICA",
             tags=tag_list(desired["tags"]),
@@ -181,6 +209,9 @@ class Service(Resource):
             args["platformVersion"] = desired["platformVersion"]
         if "propagateTags" in fields:
             args["propagateTags"] = desired["propagateTags"]
+        if "enableExecuteCommand" in fields:
+            args["enableExecuteCommand"] = desired["enableExecuteCommand"]
+            args["forceNewDeployment"] = True  # running tasks keep the old setting
         if args:
             # Never desiredCount: autoscaling manages it.
             await ecs.update_service(cluster=self.names.cluster, service=self.name, **args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from deploy.asl import activity_arn
 from deploy.aws import absent_on, retry_role_propagation
@@ -76,6 +77,32 @@ class Activity(Resource):
         await sfn.delete_activity(activityArn=self.arn)
 
 
+def logging_configuration(ctx: Context) -> dict[str, Any]:
+    """Execution logging to the stack's states log group, at the stack's level."""
+    spec = ctx.stack.state_machine
+    group_arn = ctx.names.arn("logs", f"log-group:{ctx.names.states_log_group}")
+    return {
+        "level": spec.log_level,
+        "includeExecutionData": spec.log_execution_data,
+        # Step Functions takes the log group ARN with its ":*" stream suffix.
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": f"{group_arn}:*"}}],
+    }
+
+
+def _logging(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    return {
+        "level": raw.get("level", "OFF"),
+        "includeExecutionData": raw.get("includeExecutionData", False),
+        "destinations": [
+            {"cloudWatchLogsLogGroup": {"logGroupArn": d["cloudWatchLogsLogGroup"]["logGroupArn"]}}
+            for d in raw.get("destinations", [])
+            if "cloudWatchLogsLogGroup" in d
+        ],
+    }
+
+
 class StateMachine(Resource):
     """The STANDARD state machine whose Task states name the activities."""
 
@@ -100,6 +127,7 @@ class StateMachine(Resource):
             "definition": json.loads(found["definition"]),
             "roleArn": found["roleArn"],
             "type": found.get("type", "STANDARD"),
+            "loggingConfiguration": _logging(found.get("loggingConfiguration")),
             "tags": await _tags(self.ctx, self.arn),
         }
 
@@ -111,6 +139,7 @@ class StateMachine(Resource):
             "roleArn": self.names.role_arn("states"),
             # Activities are supported by Standard workflows only.
             "type": "STANDARD",
+            "loggingConfiguration": logging_configuration(self.ctx),
             "tags": self.tags,
         }
 
@@ -122,19 +151,21 @@ class StateMachine(Resource):
                 definition=json.dumps(desired["definition"]),
                 roleArn=desired["roleArn"],
                 type=desired["type"],
+                loggingConfiguration=desired["loggingConfiguration"],
                 tags=tag_list(desired["tags"]),
             )
         )
 
     async def update(self, current: State, desired: State, changes: list[Change]) -> None:
         fields = top_fields(changes)
-        if fields & {"definition", "roleArn"}:
+        if fields & {"definition", "roleArn", "loggingConfiguration"}:
             sfn = await self.aws.client("stepfunctions")
             await retry_role_propagation(
                 lambda: sfn.update_state_machine(
                     stateMachineArn=self.arn,
                     definition=json.dumps(desired["definition"]),
                     roleArn=desired["roleArn"],
+                    loggingConfiguration=desired["loggingConfiguration"],
                 )
             )
         if "tags" in fields:

@@ -21,6 +21,7 @@ from deploy.resources.base import (
 from deploy.resources.tagging import sync_tags
 from deploy.sizing import DRAIN_SECONDS
 
+TMP_VOLUME = "tmp"
 STOP_TIMEOUT = 120  # the Fargate maximum; FLEET_DRAIN_SECONDS stays below it
 KEEP_REVISIONS = 5  # older ACTIVE revisions are deregistered after a new one is registered
 HEALTH_CHECK = {
@@ -89,6 +90,19 @@ def _container(raw: dict[str, Any]) -> dict[str, Any]:
             {"containerPort": p["containerPort"], "protocol": p.get("protocol", "tcp")}
             for p in raw.get("portMappings", [])
         ],
+        "user": raw.get("user"),
+        "readonlyRootFilesystem": raw.get("readonlyRootFilesystem", False),
+        "mountPoints": [
+            {
+                "sourceVolume": m.get("sourceVolume"),
+                "containerPath": m.get("containerPath"),
+                "readOnly": m.get("readOnly", False),
+            }
+            for m in raw.get("mountPoints", [])
+        ],
+        "linuxParameters": {
+            "initProcessEnabled": raw.get("linuxParameters", {}).get("initProcessEnabled", False)
+        },
     }
 
 
@@ -121,6 +135,7 @@ class TaskDefinition(Resource):
             "taskRoleArn": td.get("taskRoleArn"),
             "networkMode": td.get("networkMode"),
             "requiresCompatibilities": sorted(td.get("requiresCompatibilities", [])),
+            "volumes": [{"name": v["name"]} for v in td.get("volumes", [])],
             "container": _container(containers[0]) if len(containers) == 1 else None,
             "tags": tag_dict(found.get("tags")),
         }
@@ -129,6 +144,7 @@ class TaskDefinition(Resource):
         if self.ctx.destroying:
             return None
         names = self.names
+        worker = self.ctx.stack.worker
         return {
             "cpu": str(self.ctx.sizing.cpu),
             "memory": str(self.ctx.sizing.memory),
@@ -137,6 +153,8 @@ class TaskDefinition(Resource):
             "taskRoleArn": names.role_arn("task"),
             "networkMode": "awsvpc",
             "requiresCompatibilities": ["FARGATE"],
+            # A task-local scratch volume: /tmp stays writable under a read-only root.
+            "volumes": [{"name": TMP_VOLUME}],
             "container": {
                 "name": CONTAINER,
                 "image": self.ctx.image,
@@ -152,9 +170,26 @@ class TaskDefinition(Resource):
                         "awslogs-group": names.log_group,
                         "awslogs-region": names.region,
                         "awslogs-stream-prefix": CONTAINER,
+                        # Explicit: non-blocking drops lines when the buffer is full rather
+                        # than blocking the worker's writes (and its heartbeats).
+                        "mode": worker.log_mode,
+                        **(
+                            {"max-buffer-size": worker.log_buffer_size}
+                            if worker.log_mode == "non-blocking"
+                            else {}
+                        ),
                     },
                 },
+                # /metrics and /healthz; keep the port closed to all but scrapers in the
+                # security group (or bind FLEET_METRICS_HOST to 127.0.0.1).
                 "portMappings": [{"containerPort": METRICS_PORT, "protocol": "tcp"}],
+                "user": worker.user,
+                "readonlyRootFilesystem": worker.read_only_root,
+                "mountPoints": [
+                    {"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}
+                ],
+                # ECS Exec runs its agent under an init process.
+                "linuxParameters": {"initProcessEnabled": worker.ecs_exec},
             },
             "tags": self.tags,
         }
@@ -187,6 +222,7 @@ class TaskDefinition(Resource):
             networkMode=desired["networkMode"],
             requiresCompatibilities=desired["requiresCompatibilities"],
             containerDefinitions=[container],
+            volumes=desired["volumes"],
             tags=tag_list(desired["tags"]),
         )
         self.ctx.outputs["task_definition_arn"] = found["taskDefinition"]["taskDefinitionArn"]

@@ -14,6 +14,7 @@ MODULES = [
     "deploy.resources.base",
     "deploy.image",
     "deploy.iam",
+    "deploy.cron",
 ]
 
 

@@ -16,7 +16,7 @@ def test_plan_on_an_empty_account_creates_everything(
     result = cli("plan", "--detailed-exitcode")
     assert result.code == 2
     assert mutating(api_calls) == []
-    assert "18 to create, 0 to update, 0 to delete, 0 unchanged" in result.out
+    assert "20 to create, 0 to update, 0 to delete, 0 unchanged" in result.out
     assert "heartbeat ceiling: 2 tasks in flight of 27,500 (0%)" in result.out
     # Nothing was created by planning.
     assert aws.ecr.describe_repositories()["repositories"] == []
@@ -53,7 +53,7 @@ def test_plan_shows_the_fields_that_differ_and_changes_nothing(
 
     human = cli("plan", *heartbeat)
     assert "definition.States.HelloWorldActivity.HeartbeatSeconds: 60 → 30" in human.out
-    assert "0 to create, 4 to update, 0 to delete" in human.out
+    assert "0 to create, 5 to update, 0 to delete" in human.out
 
     # The plans made no change.
     assert api_calls
@@ -129,7 +129,7 @@ def test_destroy_removes_the_stack_and_nothing_else(cli: Cli, aws: Clients) -> N
 
     result = cli("destroy")
     assert result.code == 0, result.err
-    assert "destroy complete: 18 deleted" in result.out
+    assert "destroy complete: 20 deleted" in result.out
     assert _leftovers(aws) == {
         "repositories": [],
         "roles": ["other-role"],

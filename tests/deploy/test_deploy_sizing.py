@@ -63,10 +63,10 @@ def test_example_stack_worked_example() -> None:
     assert sizing.api_refill_per_second == 500
     # arm64: 0.25 * 0.03238 + 0.5 * 0.00356 = 0.008095 + 0.00178 = 0.009875 per hour;
     # x86_64: 0.25 * 0.04048 + 0.5 * 0.004445 = 0.01012 + 0.0022225 = 0.0123425;
-    # half on Spot at 70 % off: 0.009875 * (1 - 0.35) = 0.00641875.
+    # Spot share 0.5, but the one task is the strategy's on-demand base: no Spot discount.
     assert sizing.cost_per_hour["arm64"] == pytest.approx(0.009875)
     assert sizing.cost_per_hour["x86_64"] == pytest.approx(0.0123425)
-    assert sizing.cost_per_hour["blended"] == pytest.approx(0.00641875)
+    assert sizing.cost_per_hour["blended"] == pytest.approx(0.009875)
     # Per million tasks: 0.009875 / (2 * 3600) * 1e6 = 1.3715.
     assert sizing.cost_per_million_tasks["arm64"] == pytest.approx(1.37152777)
     # Only the "fewer than 100 open polls" recommendation: 16 open polls.
@@ -211,6 +211,15 @@ def test_deadline_shorter_than_p95_is_an_error() -> None:
         )
     )
     assert "deadline_seconds (30) must exceed duration_p95_seconds (60)" in sizing.errors[0].message
+
+
+def test_spot_cost_keeps_the_on_demand_base_task() -> None:
+    # 5 tasks, Spot share 0.5 at 70 % off: 1 on-demand base + 4 * (1 - 0.35) task-prices.
+    sizing = size_stack(_stack("sizing.min_tasks=5"))
+    assert sizing.tasks_desired == 5
+    assert sizing.cost_per_hour["blended"] == pytest.approx(0.009875 * (1 + 4 * 0.65))
+    all_spot = size_stack(_stack("sizing.min_tasks=5", "sizing.spot_share=1"))
+    assert all_spot.cost_per_hour["blended"] == pytest.approx(0.009875 * 5 * 0.3)
 
 
 def test_long_tasks_on_spot_and_short_timeouts_warn() -> None:

@@ -134,3 +134,47 @@ def test_cli_reports_the_bad_field_and_exits_1(
     err = capsys.readouterr().err
     assert "region: 'Virginia' is not an AWS Region name" in err
     assert str(path) in err.replace("\n", "")
+
+
+def test_cron_fields_and_at_times_are_checked() -> None:
+    assert schedule_expression_problem("cron(0/15 8-18 ? JAN-MAR MON#2 2026-2030)") is None
+    assert schedule_expression_problem("cron(0 12 L * ? *)") is None
+    assert schedule_expression_problem("cron(0 12 15W * ? *)") is None
+    assert schedule_expression_problem("cron(0 25 * * ? *)") == "cron hours: 25 is not in 0-23"
+    assert schedule_expression_problem("cron(61 1 * * ? *)") == "cron minutes: 61 is not in 0-59"
+    assert schedule_expression_problem("cron(0 1 ? * FUN *)") == (
+        "cron day-of-week: FUN is not in 1-7 or SUN-SAT"
+    )
+    assert schedule_expression_problem("cron(0 1 * 13 ? *)") == (
+        "cron month: 13 is not in 1-12 or JAN-DEC"
+    )
+    assert schedule_expression_problem("cron(0/0 1 * * ? *)") == (
+        "cron minutes: step '0' must be a positive number"
+    )
+    assert "is not a date and time" in str(schedule_expression_problem("at(2030-13-01T00:00:00)"))
+
+
+def test_a_bad_schedule_stops_plan_before_any_aws_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], api_calls: list[str]
+) -> None:
+    path = _write(tmp_path)
+    code = main(
+        [
+            "plan",
+            "--stack",
+            str(path),
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--set",
+            'schedules.0.timezone="Europe/Pariss"',
+            "--set",
+            'schedules.0.expression="cron(0 9 ? * MON-FRY *)"',
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert api_calls == []
+    assert "schedules[0].timezone: 'Europe/Pariss' is not an IANA time zone" in err
+    assert "schedules[0].expression: cron day-of-week: FRY is not in 1-7 or SUN-SAT" in err
+    assert "Traceback" not in err
+    assert load_stack(path, ['schedules.0.timezone="America/New_York"']).schedules[0].timezone

@@ -192,7 +192,24 @@ def allowed(stack: str, activity_name: str) -> dict[str, set[str]]:
         "ecr:GetDownloadUrlForLayer": {repository},
         # The one action with no resource-level permissions.
         "ecr:GetAuthorizationToken": {"*"},
+        # Schedules send a start that failed every retry to the stack's dead-letter queue.
+        "sqs:SendMessage": {f"arn:aws:sqs:{REGION}:{ACCOUNT}:{stack}-schedule-dlq"},
+        # The state machine's execution logs: CloudWatch Logs delivery has no resource-level
+        # permissions either.
+        **{f"logs:{action}": {"*"} for action in LOG_DELIVERY},
     }
+
+
+LOG_DELIVERY = (
+    "CreateLogDelivery",
+    "DeleteLogDelivery",
+    "DescribeLogGroups",
+    "DescribeResourcePolicies",
+    "GetLogDelivery",
+    "ListLogDeliveries",
+    "PutResourcePolicy",
+    "UpdateLogDelivery",
+)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -238,7 +255,8 @@ def test_deploys_iam_policies_reach_only_the_stacks_own_resources(
     # The worker's task role and the batch schedule are among what was checked.
     assert checked["svc-stack-task"] >= 3
     assert checked["batch-stack-schedule"] >= 4
-    assert checked["svc-stack-schedule"] == 1  # service mode: schedules only start executions
+    # Service mode: schedules only start executions (and dead-letter the failed starts).
+    assert checked["svc-stack-schedule"] == 2
 
 
 def test_a_leaked_token_would_be_found() -> None:
