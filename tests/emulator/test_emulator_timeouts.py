@@ -58,9 +58,13 @@ async def test_timeout_clock_starts_when_the_task_is_taken(sfn: Any) -> None:
 
 
 async def test_heartbeats_keep_a_task_alive_until_they_stop(sfn: Any) -> None:
-    activity, machine = await machine_with_task(sfn, TimeoutSeconds=1000, HeartbeatSeconds=25)
+    # A heartbeat every ~0.03 s against 1 s of allowed silence: only a test held up for most
+    # of a second by a busy machine could miss one.
+    activity, machine = await machine_with_task(sfn, TimeoutSeconds=1000, HeartbeatSeconds=100)
     arn, token = await _start_and_poll(sfn, activity, machine)
-    for _ in range(15):  # 0.45 s or more of heartbeats, past the 0.25 s heartbeat timeout
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    while loop.time() - began < 1.5:  # heartbeats for longer than the heartbeat timeout
         await asyncio.sleep(0.03)
         await sfn.send_task_heartbeat(taskToken=token)
     assert (await sfn.describe_execution(executionArn=arn))["status"] == "RUNNING"
