@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     max_pollers: int = Field(default=10, ge=1, le=MAX_POLLERS_PER_ACTIVITY)
     """Most concurrent long polls per activity (the service allows 1,000 per activity ARN)."""
     heartbeat_seconds: Annotated[Seconds, Field(ge=MIN_HEARTBEAT_SECONDS)] = 60.0
-    """HeartbeatSeconds assumed for an activity that does not set its own;"""
+    """HeartbeatSeconds assumed for an activity that does not set its own."""
     heartbeat_schedule: Literal["late", "fixed"] = "late"
     """late: beat just before the window closes, spread; fixed: every ~0.8x (the old way)."""
     api_rate: float | None = Field(default=None, gt=0)
