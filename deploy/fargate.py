@@ -61,8 +61,8 @@ def valid_memory_for(cpu: int) -> tuple[int, ...]:
     return _MEMORY_BY_CPU.get(cpu, ())
 
 
-# On-demand Linux prices in us-east-1, USD. Source: the deploy-ops anchors §3.2, transcribed
-# from vantage.sh/blog/fargate-pricing and wring.co (March 2026); the AWS pricing page renders
+# On-demand Linux prices in us-east-1, USD, transcribed from
+# vantage.sh/blog/fargate-pricing and wring.co (March 2026); the AWS pricing page renders
 # its numbers with JavaScript. Other regions differ by a few percent; treat costs as estimates.
 PRICE_PER_VCPU_HOUR: dict[Architecture, float] = {"x86_64": 0.04048, "arm64": 0.03238}
 PRICE_PER_GB_HOUR: dict[Architecture, float] = {"x86_64": 0.004445, "arm64": 0.00356}
