@@ -274,7 +274,30 @@ class SizingSpec(_Model):
         return value
 
 
-class ScheduleSpec(_Model):
+class _Timed(_Model):
+    """A model with a schedule ``expression`` and its ``timezone``, both checked on load."""
+
+    expression: str
+    timezone: str = "UTC"
+
+    @field_validator("expression")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        problem = schedule_expression_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        problem = cron.timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class ScheduleSpec(_Timed):
     """A schedule that starts the state machine (and, in batch mode, the worker tasks)."""
 
     name: str
@@ -292,24 +315,8 @@ class ScheduleSpec(_Model):
             )
         return value
 
-    @field_validator("expression")
-    @classmethod
-    def _expression(cls, value: str) -> str:
-        problem = schedule_expression_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        problem = cron.timezone_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-
-class PeakSpec(_Model):
+class PeakSpec(_Timed):
     """A known peak: from ``expression`` on, the service scales between these bounds."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
@@ -317,22 +324,6 @@ class PeakSpec(_Model):
     timezone: str = "UTC"
     min_tasks: int = Field(ge=0)
     max_tasks: int = Field(ge=1)
-
-    @field_validator("expression")
-    @classmethod
-    def _expression(cls, value: str) -> str:
-        problem = schedule_expression_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        problem = cron.timezone_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
     @field_validator("max_tasks")
     @classmethod

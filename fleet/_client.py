@@ -20,6 +20,21 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from fleet._errors import ConfigurationError
 
 
+def above_zero(kind: type[float] | type[int]) -> Any:
+    """An argparse ``type``: a ``kind`` number above zero, or an error that says what is wrong."""
+
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    return parse
+
+
 def add_client_flags(parser: argparse.ArgumentParser) -> None:
     """Add ``--endpoint-url``, ``--region`` and ``--profile`` to ``parser``."""
     parser.add_argument(

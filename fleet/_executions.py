@@ -14,25 +14,12 @@ import time
 from datetime import datetime
 from typing import Any, TextIO
 
-from fleet._client import add_client_flags
+from fleet._client import above_zero, add_client_flags
 from fleet._errors import ConfigurationError
 from fleet._timeline import rows
 
 CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 STATUSES = ("RUNNING", *CLOSED, "PENDING_REDRIVE")
-
-
-def _above_zero(kind: type[float] | type[int]) -> Any:
-    def parse(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-        return value
-
-    return parse
 
 
 def add_parser(sub: Any) -> None:
@@ -56,14 +43,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--name", default=None, help="the execution's name (default: a UUID)")
     p.add_argument("--wait", action="store_true", help="wait for the end; exit 1 unless it "
                    "SUCCEEDED")  # fmt: skip
-    p.add_argument("--timeout", type=_above_zero(float), default=600.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=above_zero(float), default=600.0, metavar="SECONDS",
                    help="with --wait, give up after this long (default 600)")  # fmt: skip
 
     p = verb("list", "list a state machine's executions, newest first")
     p.add_argument("state_machine", metavar="STATE_MACHINE", help="its ARN or name")
     p.add_argument("--status", choices=STATUSES, default=None, help="only executions in this "
                    "status")  # fmt: skip
-    p.add_argument("--max", type=_above_zero(int), default=50, metavar="N",
+    p.add_argument("--max", type=above_zero(int), default=50, metavar="N",
                    help="at most N (default 50)")  # fmt: skip
 
     p = verb("describe", "show an execution: status, times, input, output, error and cause")

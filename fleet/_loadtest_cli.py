@@ -5,21 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from fleet._client import add_client_flags
+from fleet._client import above_zero, add_client_flags
 from fleet._errors import ConfigurationError
-
-
-def _positive(kind: type[float] | type[int]) -> Any:
-    def parse(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-        return value
-
-    return parse
 
 
 def _fraction(text: str) -> float:
@@ -55,9 +42,9 @@ def add_parser(sub: Any) -> None:
     )
     add = parser.add_argument
     add("--state-machine", required=True, metavar="ARN", help="the state machine to start")
-    add("--executions", type=_positive(int), required=True, metavar="N",
+    add("--executions", type=above_zero(int), required=True, metavar="N",
         help="how many executions to start")  # fmt: skip
-    add("--rate", type=_positive(float), required=True, metavar="PER_SECOND",
+    add("--rate", type=above_zero(float), required=True, metavar="PER_SECOND",
         help="executions started per second")  # fmt: skip
     add("--input", default="{}", metavar="JSON", help="input of every execution (default {})")
     add_client_flags(parser)
@@ -70,11 +57,11 @@ def add_parser(sub: Any) -> None:
     add("--max-latency", type=_latency, action="append", default=[], metavar="STAT=SECONDS",
         help="exit 1 when the end-to-end latency statistic is above SECONDS: p50, p90, p95, "
         "p99, avg or max, e.g. p99=2.5 (repeatable)")  # fmt: skip
-    add("--timeout", type=_positive(float), default=600.0, metavar="SECONDS",
+    add("--timeout", type=above_zero(float), default=600.0, metavar="SECONDS",
         help="stop following after this long (default 600)")  # fmt: skip
-    add("--history-sample", type=_positive(int), default=200, metavar="N",
+    add("--history-sample", type=above_zero(int), default=200, metavar="N",
         help="executions whose history is read for per-state times (default 200)")  # fmt: skip
-    add("--describe-sample", type=_positive(int), default=200, metavar="N",
+    add("--describe-sample", type=above_zero(int), default=200, metavar="N",
         help="failed executions described for their error name (default 200)")  # fmt: skip
 
 
