@@ -102,8 +102,14 @@ async def test_a_second_sigint_fails_back_at_once_and_polls_in_flight_still_fini
             second_signal_at = time.time()
             sent = time.monotonic()
             worker.process.send_signal(signal.SIGINT)
+            # The running tasks are failed back at once. Until the worker has taken the second
+            # signal, a task that arrives would still be started (a drain runs what arrives),
+            # so wait for the fail-back before sending more.
+            await worker.wait_for(
+                "fleet_tasks_completed_total", 4, activity=name, outcome="interrupted"
+            )
             # The two polls still in flight are not cancelled: tasks started now reach them,
-            # and are failed back at once.
+            # and are failed back at once without running.
             assert emu.snapshot()["polls_waiting"] == 2
             arriving = await start(sfn, arn, [{}] * 2)
             # Not the 55 s the first signal allowed: that is longer than this waits.
