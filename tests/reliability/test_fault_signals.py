@@ -84,7 +84,9 @@ async def test_a_second_sigint_fails_back_at_once_and_polls_in_flight_still_fini
 ) -> None:
     name = unique("Twice")
     async with (
-        make_endpoint(lost_polls=True, long_poll_seconds=10) as emu,
+        # Polls held as long as AWS holds them, so that the two in flight at the second signal
+        # are still open however slowly a busy machine gets there.
+        make_endpoint(lost_polls=True, long_poll_seconds=60) as emu,
         client(emu.endpoint_url) as sfn,
     ):
         arn = await machine(sfn, name)
