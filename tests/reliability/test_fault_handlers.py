@@ -182,7 +182,10 @@ async def test_misbehaving_handlers_are_failed_back_and_retried(
     # measured on the same machine in the same run, however busy it is.
     assert lag_with_loop_blocked > 0.9
     assert lag_with_threads < lag_with_loop_blocked / 2
-    blocked = [line for line in report.lines if "event loop was blocked" in line]
+    # And the worker says so in its log. Whom the line blames (a handler, the collector, or a
+    # host that starved the process) depends on how busy the machine is, so any of the three
+    # will do here; tests/worker/test_loop_gc.py checks the blame itself on fixed numbers.
+    blocked = [line for line in report.lines if "event loop" in line and "lag_seconds" in line]
     assert blocked
     # A slow leak shows in the process's resident memory (4 MiB a task here).
     grown = rss_after - rss_before
