@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,19 @@ async def wait_closed(sfn: Any, execution_arn: str, seconds: float = 10.0) -> di
             if described["status"] != "RUNNING":
                 return described
             await asyncio.sleep(0.01)
+
+
+_machine_names = itertools.count()
+
+
+async def run_machine(
+    sfn: Any, definition: dict[str, Any], payload: Any
+) -> tuple[dict[str, Any], str]:
+    """Create a state machine, run it once on ``payload``; (its description when closed, ARN)."""
+    machine = await create_machine(sfn, definition, name=f"m{next(_machine_names)}")
+    started = await sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload))
+    arn = started["executionArn"]
+    return await wait_closed(sfn, arn), arn
 
 
 async def events(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import json
 import uuid
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import code_of, create_machine, events, wait_closed
+from emulator_support import code_of, create_machine, events, run_machine, wait_closed
 
 pytestmark = pytest.mark.emulator_options(time_scale=100.0)
-
-
-_names = itertools.count()
-
-
-async def _run(sfn: Any, definition: dict[str, Any], payload: Any) -> tuple[dict[str, Any], str]:
-    machine = await create_machine(sfn, definition, name=f"m{next(_names)}")
-    arn = (await sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload)))[
-        "executionArn"
-    ]
-    return await wait_closed(sfn, arn), arn
 
 
 async def _evaluate(sfn: Any, expressions: dict[str, str], payload: Any) -> dict[str, Any]:
@@ -33,7 +21,7 @@ async def _evaluate(sfn: Any, expressions: dict[str, str], payload: Any) -> dict
         "StartAt": "P",
         "States": {"P": {"Type": "Pass", "Parameters": parameters, "End": True}},
     }
-    described, _ = await _run(sfn, definition, payload)
+    described, _ = await run_machine(sfn, definition, payload)
     assert described["status"] == "SUCCEEDED", described.get("cause")
     return dict(json.loads(described["output"]))
 
@@ -123,7 +111,7 @@ async def test_a_bad_argument_is_an_intrinsic_failure_that_catch_sees(sfn: Any) 
             "D": {"Type": "Pass", "End": True},
         },
     }
-    described, _ = await _run(sfn, definition, {"list": [1]})
+    described, _ = await run_machine(sfn, definition, {"list": [1]})
     output = json.loads(described["output"])
     assert output["e"]["Error"] == "States.IntrinsicFailure"
     assert "out of range" in output["e"]["Cause"]
@@ -136,7 +124,7 @@ async def test_an_uncaught_intrinsic_failure_fails_the_execution(sfn: Any) -> No
             "P": {"Type": "Pass", "Parameters": {"x.$": "States.StringToJson($.s)"}, "End": True}
         },
     }
-    described, _ = await _run(sfn, definition, {"s": "{not json"})
+    described, _ = await run_machine(sfn, definition, {"s": "{not json"})
     assert described["error"] == "States.IntrinsicFailure"
     assert "An error occurred while executing the state 'P'" in described["cause"]
 
@@ -198,7 +186,7 @@ async def test_variables_are_assigned_and_read_by_later_states(sfn: Any) -> None
             },
         },
     }
-    described, arn = await _run(sfn, definition, {"in": 1})
+    described, arn = await run_machine(sfn, definition, {"in": 1})
     assert json.loads(described["output"]) == {
         "total": 5,
         "label": "fixed",
@@ -246,7 +234,7 @@ async def test_branches_read_outer_variables_but_keep_their_own(sfn: Any) -> Non
             "After": {"Type": "Pass", "Parameters": {"o.$": "$outer"}, "End": True},
         },
     }
-    described, _ = await _run(sfn, definition, {})
+    described, _ = await run_machine(sfn, definition, {})
     assert json.loads(described["output"]) == {"o": 1}
     inner_definition = {
         **definition,
@@ -255,7 +243,7 @@ async def test_branches_read_outer_variables_but_keep_their_own(sfn: Any) -> Non
             "After": {"Type": "Pass", "Parameters": {"i.$": "$inner"}, "End": True},
         },
     }
-    failed, _ = await _run(sfn, {**inner_definition}, {})
+    failed, _ = await run_machine(sfn, {**inner_definition}, {})
     assert failed["error"] == "States.Runtime"
 
 

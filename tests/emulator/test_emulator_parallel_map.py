@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import code_of, create_machine, event_types, events, until, wait_closed
+from emulator_support import (
+    code_of,
+    create_machine,
+    event_types,
+    events,
+    run_machine,
+    until,
+    wait_closed,
+)
 
 from fleet.emulator import Emulator
 
@@ -17,17 +24,6 @@ pytestmark = pytest.mark.emulator_options(time_scale=100.0)
 
 def _pass(**fields: Any) -> dict[str, Any]:
     return {"Type": "Pass", "End": True, **fields}
-
-
-_names = itertools.count()
-
-
-async def _run(sfn: Any, definition: dict[str, Any], payload: Any) -> tuple[dict[str, Any], str]:
-    machine = await create_machine(sfn, definition, name=f"m{next(_names)}")
-    arn = (await sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload)))[
-        "executionArn"
-    ]
-    return await wait_closed(sfn, arn), arn
 
 
 async def test_parallel_runs_every_branch_on_the_same_input(sfn: Any) -> None:
@@ -52,7 +48,7 @@ async def test_parallel_runs_every_branch_on_the_same_input(sfn: Any) -> None:
             }
         },
     }
-    described, arn = await _run(sfn, definition, {"x": 1})
+    described, arn = await run_machine(sfn, definition, {"x": 1})
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == {"x": 1, "both": {"first": 1, "second": 2}}
     types = await event_types(sfn, arn)
@@ -80,7 +76,7 @@ async def test_a_failing_branch_fails_the_parallel_state_and_can_be_caught(sfn: 
             "After": _pass(),
         },
     }
-    described, arn = await _run(sfn, definition, {})
+    described, arn = await run_machine(sfn, definition, {})
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == {"error": {"Error": "Boom", "Cause": "why"}}
     types = await event_types(sfn, arn)
@@ -144,7 +140,7 @@ async def test_map_runs_the_processor_per_item_in_order(sfn: Any) -> None:
             }
         },
     }
-    described, arn = await _run(sfn, definition, {"items": [1, 2, 3], "tag": "x"})
+    described, arn = await run_machine(sfn, definition, {"items": [1, 2, 3], "tag": "x"})
     assert json.loads(described["output"])["doubled"] == [
         {"i": 0, "v": 2, "t": "x"},
         {"i": 1, "v": 4, "t": "x"},
@@ -178,7 +174,7 @@ async def test_an_empty_map_succeeds_with_an_empty_list(sfn: Any) -> None:
             }
         },
     }
-    described, _ = await _run(sfn, definition, [])
+    described, _ = await run_machine(sfn, definition, [])
     assert json.loads(described["output"]) == []
 
 
@@ -238,7 +234,7 @@ def _failing_map(**fields: Any) -> dict[str, Any]:
 
 
 async def test_a_failed_iteration_fails_the_map(sfn: Any) -> None:
-    described, arn = await _run(sfn, _failing_map(), [1, 0, 2])
+    described, arn = await run_machine(sfn, _failing_map(), [1, 0, 2])
     assert (described["status"], described["error"]) == ("FAILED", "Zero")
     types = await event_types(sfn, arn)
     assert "MapIterationFailed" in types
@@ -246,13 +242,13 @@ async def test_a_failed_iteration_fails_the_map(sfn: Any) -> None:
 
 
 async def test_tolerated_failures_let_the_map_succeed(sfn: Any) -> None:
-    described, _ = await _run(sfn, _failing_map(ToleratedFailureCount=1), [1, 0, 2])
+    described, _ = await run_machine(sfn, _failing_map(ToleratedFailureCount=1), [1, 0, 2])
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == [1, {"Error": "Zero"}, 2]
 
 
 async def test_beyond_the_tolerated_percentage_the_map_fails(sfn: Any) -> None:
-    described, _ = await _run(sfn, _failing_map(ToleratedFailurePercentage=30), [0, 0, 2])
+    described, _ = await run_machine(sfn, _failing_map(ToleratedFailurePercentage=30), [0, 0, 2])
     assert (described["status"], described["error"]) == (
         "FAILED",
         "States.ExceedToleratedFailureThreshold",
@@ -266,15 +262,15 @@ async def test_limits_can_come_from_the_input(sfn: Any) -> None:
         "MaxConcurrencyPath": "$.at_once",
     }
     payload = {"items": [1, 0, 2], "tolerate": 1, "at_once": 2}
-    described, _ = await _run(sfn, _failing_map(**fields), payload)
+    described, _ = await run_machine(sfn, _failing_map(**fields), payload)
     assert json.loads(described["output"]) == [1, {"Error": "Zero"}, 2]
-    described, _ = await _run(sfn, _failing_map(**fields), {**payload, "tolerate": -1})
+    described, _ = await run_machine(sfn, _failing_map(**fields), {**payload, "tolerate": -1})
     assert described["error"] == "States.Runtime"
     assert "$.tolerate" in described["cause"]
 
 
 async def test_items_path_must_select_an_array(sfn: Any) -> None:
-    described, _ = await _run(sfn, _failing_map(ItemsPath="$.x"), {"x": 5})
+    described, _ = await run_machine(sfn, _failing_map(ItemsPath="$.x"), {"x": 5})
     assert described["error"] == "States.Runtime"
     assert "must select an array" in described["cause"]
 
