@@ -110,9 +110,9 @@ async def test_a_second_sigint_fails_back_at_once_and_polls_in_flight_still_fini
             await worker.wait_for(
                 "fleet_tasks_completed_total", 4, activity=name, outcome="interrupted"
             )
-            # The two polls still in flight are not cancelled: tasks started now reach them,
-            # and are failed back at once without running.
-            assert emu.snapshot()["polls_waiting"] == 2
+            # The two polls still in flight are not cancelled: the next tasks reach them and
+            # are failed back at once without running. Which tasks those are depends on the
+            # machine's speed: the retries of the four (0.1 s on) or the two started now.
             arriving = await start(sfn, arn, [{}] * 2)
             # Not the 55 s the first signal allowed: that is longer than this waits.
             status = await worker.exit_status(timeout=30)
