@@ -2,17 +2,18 @@
 
     python benchmarks/heartbeat_quota.py --tasks 100000 --heartbeat 300 --seconds 660
     python benchmarks/heartbeat_quota.py --tasks 26000 --processes 4 --heartbeat 60 \\
-        --seconds 240 --api-rate 125 --schedules late,fixed
+        --seconds 240 --schedules late:125,fixed
     python benchmarks/heartbeat_quota.py --tasks 10500 --heartbeat 20 --seconds 80 \\
         --throttle other --api-rate 300 --schedules late,fixed
 
-The executions are started with throttling off (as the issue allows), then the endpoint's
-buckets go on (``--throttle``: AWS's large-region quotas, or the other regions'), and
-``--processes`` workers of ours (``fleet run``) take every task at once: each handler waits
-``--seconds``, in a state machine with HeartbeatSeconds ``--heartbeat`` and no Retry, so a
-heartbeat that comes too late fails its execution. For each ``--schedules`` entry (the
-worker's ``FLEET_HEARTBEAT_SCHEDULE``) the run records the executions' final statuses,
-ActivityTimedOut count, beats sent / throttled, the lowest slack bucket a beat landed in,
+The executions are started with throttling off (only the workers' calls are measured), then
+the endpoint's buckets go on (``--throttle``: AWS's large-region quotas, or the other
+regions'), and ``--processes`` workers of ours (``fleet run``) take every task at once: each
+handler waits ``--seconds``, in a state machine with HeartbeatSeconds ``--heartbeat`` and no
+Retry, so a heartbeat that comes too late fails its execution. For each ``--schedules`` entry
+(the worker's ``FLEET_HEARTBEAT_SCHEDULE``, with ``:RATE`` for that run's ``FLEET_API_RATE``
+in place of ``--api-rate``) the run records the executions' final statuses, ActivityTimedOut
+count, beats sent / throttled, the lowest slack bucket a beat landed in,
 the worst event-loop lag any worker reported, peak RSS per in-flight task and CPU per task.
 """
 
@@ -95,7 +96,9 @@ def failure_causes(url: str, machine: str, limit: int = 20) -> dict[str, int]:
     return causes
 
 
-def measure(args: argparse.Namespace, schedule: str) -> dict[str, Any]:
+def measure(args: argparse.Namespace, entry: str) -> dict[str, Any]:
+    schedule, _, rate = entry.partition(":")
+    api_rate = float(rate) if rate else args.api_rate
     processes, tasks = args.processes, args.tasks
     per_process = -(-tasks // processes)
     with Endpoint("--long-poll-seconds", "10") as endpoint:
@@ -110,8 +113,8 @@ def measure(args: argparse.Namespace, schedule: str) -> dict[str, Any]:
             "--concurrency", str(per_process), "--max-pollers", str(args.max_pollers),
             "--heartbeat-schedule", schedule, "--log-level", "WARNING",
         ]  # fmt: skip
-        if args.api_rate:
-            flags += ["--api-rate", str(args.api_rate)]
+        if api_rate:
+            flags += ["--api-rate", str(api_rate)]
         workers = []
         for index in range(processes):
             port = args.base_port + index
@@ -172,7 +175,7 @@ def measure(args: argparse.Namespace, schedule: str) -> dict[str, Any]:
         "heartbeat_seconds": args.heartbeat,
         "handler_seconds": args.seconds,
         "throttle": args.throttle,
-        "api_rate": args.api_rate,
+        "api_rate": api_rate,
         "queued_seconds": round(queued_seconds, 1),
         "seconds_until_all_in_flight": round(all_in_flight_after or -1, 1),
         "run_seconds": round(elapsed, 1),
@@ -205,7 +208,9 @@ def main() -> None:
     parser.add_argument("--throttle", choices=("large", "other"), default="large")
     parser.add_argument("--api-rate", type=float, default=None)
     parser.add_argument("--max-pollers", type=int, default=100)
-    parser.add_argument("--schedules", default="late")
+    parser.add_argument(
+        "--schedules", default="late", help="comma-separated SCHEDULE[:API_RATE] runs, in order"
+    )
     parser.add_argument("--name", default="heartbeat_quota")
     parser.add_argument("--base-port", type=int, default=BASE_PORT, help="first metrics port")
     args = parser.parse_args()
