@@ -3,7 +3,10 @@
 A poller takes a slot *before* it calls GetActivityTask, so a task never arrives that cannot
 start at once, and polls in flight never exceed free slots. The number of pollers moves
 between ``min_pollers`` and ``max_pollers``: up while polls bring tasks, down while they come
-back empty, halved on throttling.
+back empty, halved on throttling (once per second at most: many pollers refused by the same
+empty bucket are one signal, not many). A failed poll backs off by its own poller's run of
+failures, so that a burst of refusals across many pollers does not send them all to sleep for
+the longest pause while the bucket has long refilled.
 
 A poll in flight is never cancelled: the service may hand a task to a poll whose client went
 away, and that task would then hang until its timeout. Stopping the pollers stops them
@@ -48,6 +51,9 @@ FATAL_POLL_CODES = frozenset(
 
 _log = get_logger("poller")
 
+#: Throttled polls within this many seconds of a halving do not halve the pollers again.
+_HALVING_SECONDS = 1.0
+
 
 class PollerGroup:
     """Runs and sizes the pollers of one activity until the supervisor stops them."""
@@ -66,6 +72,7 @@ class PollerGroup:
         #: Unix time of the last poll that was answered (a task or empty), or of the start.
         self.last_ok_unix = time.time()
         self._failures = 0
+        self._halved_at = -math.inf
         self._tg: anyio.abc.TaskGroup | None = None
         self._log = _log.getChild(runtime.name)
         limit = runtime.activity.rate_limit
@@ -95,10 +102,16 @@ class PollerGroup:
             self._tg.start_soon(self._poller)
 
     async def _poller(self) -> None:
+        streak = 0  # this poller's failed polls in a row
         try:
             while self._sup.accepting and self.running <= self.target:
                 try:
-                    await self._poll_once()
+                    failure = await self._poll_once()
+                    if failure is None:
+                        streak = 0
+                    else:
+                        await self._poll_failed(failure, streak)
+                        streak += 1
                 except (FatalError, _errors.ConfigurationError) as exc:
                     self._sup.fail(exc)
                     return
@@ -111,7 +124,8 @@ class PollerGroup:
             self.running -= 1
             self._sup.changed()
 
-    async def _poll_once(self) -> None:
+    async def _poll_once(self) -> ApiError | None:
+        """Take a slot and poll once; the error if the poll failed."""
         slot = await self._rt.slots.acquire()
         try:
             await self._sup.take_poll_budget()
@@ -121,10 +135,8 @@ class PollerGroup:
         if not self._sup.accepting:
             self._sup.return_poll_budget()
             slot.release()
-            return
-        failure = await (self._poll(slot) if self._rate is None else self._rate_limited_poll(slot))
-        if failure is not None:
-            await self._poll_failed(failure)
+            return None
+        return await (self._poll(slot) if self._rate is None else self._rate_limited_poll(slot))
 
     async def _rate_limited_poll(self, slot: Slot) -> ApiError | None:
         """Poll once the rate limit lets a task start at once; the slot is freed if not."""
@@ -229,12 +241,15 @@ class PollerGroup:
             log_outcome(log, outcome=outcome, report=report, seconds=seconds, context=context)
             self._sup.task_completed(self._rt.name, outcome, seconds, report)
 
-    async def _poll_failed(self, exc: ApiError) -> None:
+    async def _poll_failed(self, exc: ApiError, streak: int) -> None:
+        """Count a failed poll and back off by ``streak``, the poller's failures before it."""
         if exc.code in FATAL_POLL_CODES:
             raise FatalError(f"cannot poll activity {self._rt.arn}: {exc.code}: {exc.message}")
         throttled = exc.outcome == "throttled" or exc.code == "ActivityWorkerLimitExceeded"
         self._count("throttled" if throttled else "error")
-        if throttled:
+        now = anyio.current_time()
+        if throttled and now - self._halved_at >= _HALVING_SECONDS:
+            self._halved_at = now
             self.target = max(self.minimum, math.ceil(self.target / 2))
         self._failures += 1
         failing_for = self.failing_for()
@@ -243,13 +258,14 @@ class PollerGroup:
                 f"polls of activity {self._rt.name} have failed for {failing_for:.0f} s "
                 f"(last: {exc.code}: {exc.message})"
             )
-        delay = backoff(min(self._failures, 8), base=0.2, cap=30.0)
+        delay = backoff(min(streak, 8), base=0.2, cap=30.0)
         self._log.warning(
             "poll failed; backing off",
             extra={
                 "activity": self._rt.name,
                 "code": exc.code,
                 "outcome": exc.outcome,
+                "attempt": streak + 1,
                 "retry_in": round(delay, 2),
             },
         )

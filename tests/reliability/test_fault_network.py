@@ -319,3 +319,62 @@ async def test_throttling_at_the_quotas_of_a_smaller_region(
         "seconds": round(took, 2),
     }
     show("throttle", {**ledger.summary(), **numbers, "calls": api_outcomes(report)})
+
+
+@pytest.mark.timeout(90)
+async def test_pollers_refused_together_each_pause_by_their_own_refusals(
+    tmp_path: Path, make_endpoint: Any, issued_tokens: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sixteen pollers refused by the same empty bucket are not sent to sleep for 30 s.
+
+    Each poller's pause grows with its own refusals in a row, so the first refusal of each is
+    a short pause however many of the others were refused just before it; once the bucket
+    refills every task is taken and nothing is lost.
+    """
+    name = unique("Refused")
+    pollers = 16
+    clock = PausedClock()
+    monkeypatch.setattr(_throttle, "TokenBucket", functools.partial(TokenBucket, clock=clock))
+    async with make_endpoint() as emu, client(emu.endpoint_url) as sfn:
+        arn = await machine(sfn, name, context=False, heartbeat=300)
+        runs = await start_all(sfn, arn, [{}] * 40)
+        emu.options.throttle = "other"
+        other = OtherFleet(emu.endpoint_url)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(other.run)  # empties the GetActivityTask bucket; the clock stands
+            with anyio.fail_after(20):
+                await other.saturated.wait()
+            other.stop.set()
+            async with fleet_process(
+                tmp_path, SLEEPER.format(name=name), emu.endpoint_url, "--concurrency", "64",
+                "--min-pollers", str(pollers), "--max-pollers", str(pollers),
+            ) as worker:  # fmt: skip
+                await worker.wait_ready(timeout=30)
+                # Every poller has been refused at least once before the bucket refills.
+                await worker.wait_for(
+                    "fleet_polls_total", pollers * 3, timeout=60, activity=name,
+                    result="throttled",
+                )  # fmt: skip
+                logged_before_refill = len(worker.lines)
+                clock.resume()
+                await wait_completed(worker, name, len(runs), timeout=60)
+                emu.options.throttle = None
+                report = await stop(worker)
+        ledger = await assert_nothing_lost(
+            sfn, runs, [report], heartbeat_seconds=300 / TIME_SCALE, retry_seconds=RETRY_REAL,
+            tokens=issued_tokens,
+        )  # fmt: skip
+    refusals = [
+        json.loads(line)
+        for line in worker.lines[:logged_before_refill]
+        if '"poll failed; backing off"' in line
+    ]
+    first = [line["retry_in"] for line in refusals if line["attempt"] == 1]
+    assert ledger.timeouts == 0
+    assert len(refusals) >= pollers * 3
+    # While the bucket stood empty: one first refusal per poller (none got a task)...
+    assert len(first) == pollers
+    # ...and each paused at most the first step of the backoff (0.2 s), where a count shared
+    # by the pollers would have reached its 30 s cap by the ninth refusal.
+    assert max(first) <= 0.2
+    show("refused pollers", {"refusals": len(refusals), "first_pauses_max": max(first)})
