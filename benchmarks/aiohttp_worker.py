@@ -13,8 +13,12 @@ import asyncio
 import json
 
 import aiohttp
+from _harness import unsigned_authorization
 
-_HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
+_HEADERS = {
+    "Content-Type": "application/x-amz-json-1.0",
+    "Authorization": unsigned_authorization("AIOHTTP"),
+}
 
 
 async def run(url: str, activity: str, concurrency: int) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
+from _harness import unsigned_authorization
 
 
 class RawClientError(Exception):
@@ -113,9 +114,7 @@ class RawClient:
             "POST / HTTP/1.1\r\n"
             f"Host: {self.host}:{self.port}\r\n"
             "Content-Type: application/x-amz-json-1.0\r\n"
-            "Authorization: AWS4-HMAC-SHA256 Credential=RAWCLIENT/20240101/"
-            f"{region}/states/aws4_request, SignedHeaders=host;x-amz-target, "
-            f"Signature={'0' * 64}\r\n"
+            f"Authorization: {unsigned_authorization('RAWCLIENT', region)}\r\n"
             "X-Amz-Target: AWSStepFunctions."
         ).encode()
 
