@@ -26,7 +26,11 @@ The ``fixed`` schedule (``FLEET_HEARTBEAT_SCHEDULE=fixed``) is the earlier behav
 for comparison: a beat every 0.8x HeartbeatSeconds with jitter, served in the order due.
 
 Handlers' own ``task.heartbeat()`` calls are coalesced with the automatic beats. One loop
-serves all tasks, so a task costs heap entries rather than a timer task of its own.
+serves all tasks, so a task costs heap entries rather than a timer task of its own. A task
+that ends leaves its entry behind (removing it from the heap would cost a scan); once such
+entries are most of the heap it is rebuilt without them, as asyncio does with cancelled
+timers, so that a worker running many short tasks does not keep each one's state for a whole
+heartbeat interval.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ _OPERATION = "SendTaskHeartbeat"
 _CALENDAR_FILL = 0.97
 #: Added to the ready-queue key of beats that come too late to save their task.
 _HOPELESS = 1e15
+#: The timer heap is rebuilt once it holds more entries of ended tasks than this, and more
+#: than live ones.
+_STALE_ENTRIES = 1024
 
 
 class Beat:
@@ -100,7 +107,7 @@ class Beat:
     async def stop(self) -> None:
         """Stop heartbeating, after any heartbeat in flight has finished."""
         self.stopped = True
-        self._scheduler.release_slot(self)
+        self._scheduler.forget(self)
         if self.sending is not None:
             await asyncio.shield(self.sending)
 
@@ -193,6 +200,7 @@ class HeartbeatScheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._swept = 0
+        self._stale = 0  # timer entries left by ended tasks or superseded by newer ones
 
     @classmethod
     def for_settings(cls, api: Api, metrics: Metrics, settings: Settings) -> HeartbeatScheduler:
@@ -238,6 +246,17 @@ class HeartbeatScheduler:
         if self._wake is not None and self._timers[0][2] is beat:
             self._wake.set()
 
+    def forget(self, beat: Beat) -> None:
+        """``beat``'s task has ended: free its calendar second, and in time its timer entry."""
+        self.release_slot(beat)
+        if beat.due != math.inf:
+            beat.due = math.inf
+            self._stale += 1
+            if self._stale > _STALE_ENTRIES and self._stale * 2 > len(self._timers):
+                self._timers = [e for e in self._timers if e[0] == e[2].due]
+                heapq.heapify(self._timers)
+                self._stale = 0
+
     def release_slot(self, beat: Beat) -> None:
         """Give back the calendar second ``beat`` holds."""
         if beat.slot is not None and self._calendar is not None:
@@ -282,6 +301,7 @@ class HeartbeatScheduler:
         while timers and timers[0][0] <= now:
             due, _, beat = heapq.heappop(timers)
             if beat.stopped or beat.sending is not None or due != beat.due:
+                self._stale = max(0, self._stale - 1)
                 continue  # stopped, busy, or an entry superseded by a newer one
             beat.due = math.inf
             self.release_slot(beat)
