@@ -53,6 +53,9 @@ _log = get_logger("poller")
 
 #: Throttled polls within this many seconds of a halving do not halve the pollers again.
 _HALVING_SECONDS = 1.0
+#: At most one warning about throttled polls per activity in this many seconds; each refusal
+#: is logged at DEBUG, and counted in fleet_polls_total{result="throttled"}.
+_THROTTLE_WARNING_SECONDS = 10.0
 
 
 class PollerGroup:
@@ -73,6 +76,8 @@ class PollerGroup:
         self.last_ok_unix = time.time()
         self._failures = 0
         self._halved_at = -math.inf
+        self._throttle_warned_at: float | None = None
+        self._throttled_unwarned = 0
         self._tg: anyio.abc.TaskGroup | None = None
         self._log = _log.getChild(runtime.name)
         limit = runtime.activity.rate_limit
@@ -259,16 +264,33 @@ class PollerGroup:
                 f"(last: {exc.code}: {exc.message})"
             )
         delay = backoff(min(streak, 8), base=0.2, cap=30.0)
-        self._log.warning(
-            "poll failed; backing off",
-            extra={
-                "activity": self._rt.name,
-                "code": exc.code,
-                "outcome": exc.outcome,
-                "attempt": streak + 1,
-                "retry_in": round(delay, 2),
-            },
-        )
+        extra = {
+            "activity": self._rt.name,
+            "code": exc.code,
+            "outcome": exc.outcome,
+            "attempt": streak + 1,
+            "retry_in": round(delay, 2),
+        }
+        if throttled:
+            # Refusals come by the thousand when a fleet outruns its bucket: one line per
+            # refusal would bury every task's outcome line. Warn once per interval instead.
+            self._log.debug("poll failed; backing off", extra=extra)
+            self._throttled_unwarned += 1
+            last = self._throttle_warned_at
+            if last is None or now - last >= _THROTTLE_WARNING_SECONDS:
+                # How many were refused since the last warning (1 for the first of a run).
+                self._log.warning(
+                    "polls throttled; backing off",
+                    extra={
+                        "activity": self._rt.name,
+                        "code": exc.code,
+                        "throttled": self._throttled_unwarned,
+                        "pollers": self.target,
+                    },
+                )
+                self._throttle_warned_at, self._throttled_unwarned = now, 0
+        else:
+            self._log.warning("poll failed; backing off", extra=extra)
         await anyio.sleep(delay)
 
     def _count(self, result: str) -> None:

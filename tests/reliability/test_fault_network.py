@@ -328,8 +328,9 @@ async def test_pollers_refused_together_each_pause_by_their_own_refusals(
     """Sixteen pollers refused by the same empty bucket are not sent to sleep for 30 s.
 
     Each poller's pause grows with its own refusals in a row, so the first refusal of each is
-    a short pause however many of the others were refused just before it; once the bucket
-    refills every task is taken and nothing is lost.
+    a short pause however many of the others were refused just before it; the refusals are
+    logged at DEBUG with one warning per interval; once the bucket refills every task is
+    taken and nothing is lost.
     """
     name = unique("Refused")
     pollers = 16
@@ -348,6 +349,7 @@ async def test_pollers_refused_together_each_pause_by_their_own_refusals(
             async with fleet_process(
                 tmp_path, SLEEPER.format(name=name), emu.endpoint_url, "--concurrency", "64",
                 "--min-pollers", str(pollers), "--max-pollers", str(pollers),
+                log_level="DEBUG",  # each refusal is a DEBUG line
             ) as worker:  # fmt: skip
                 await worker.wait_ready(timeout=30)
                 # Every poller has been refused at least once before the bucket refills.
@@ -355,7 +357,6 @@ async def test_pollers_refused_together_each_pause_by_their_own_refusals(
                     "fleet_polls_total", pollers * 3, timeout=60, activity=name,
                     result="throttled",
                 )  # fmt: skip
-                logged_before_refill = len(worker.lines)
                 clock.resume()
                 await wait_completed(worker, name, len(runs), timeout=60)
                 emu.options.throttle = None
@@ -364,17 +365,21 @@ async def test_pollers_refused_together_each_pause_by_their_own_refusals(
             sfn, runs, [report], heartbeat_seconds=300 / TIME_SCALE, retry_seconds=RETRY_REAL,
             tokens=issued_tokens,
         )  # fmt: skip
-    refusals = [
-        json.loads(line)
-        for line in worker.lines[:logged_before_refill]
-        if '"poll failed; backing off"' in line
-    ]
+    logs = worker.logs()
+    refusals = [line for line in logs if line.get("message") == "poll failed; backing off"]
+    warnings = [line for line in logs if line.get("message") == "polls throttled; backing off"]
     first = [line["retry_in"] for line in refusals if line["attempt"] == 1]
     assert ledger.timeouts == 0
     assert len(refusals) >= pollers * 3
-    # While the bucket stood empty: one first refusal per poller (none got a task)...
-    assert len(first) == pollers
-    # ...and each paused at most the first step of the backoff (0.2 s), where a count shared
-    # by the pollers would have reached its 30 s cap by the ninth refusal.
+    assert {line["level"] for line in refusals} == {"debug"}
+    # Every poller's first refusal in a row (at least one each, while the bucket stood
+    # empty) paused at most the first step of the backoff, 0.2 s, where a count shared by the
+    # pollers would have reached its 30 s cap by the ninth refusal.
+    assert len(first) >= pollers
     assert max(first) <= 0.2
-    show("refused pollers", {"refusals": len(refusals), "first_pauses_max": max(first)})
+    # The refusals are one warning at once, then at most one per 10 s with their count.
+    assert warnings[0]["throttled"] == 1
+    assert 1 <= len(warnings) < len(refusals)
+    assert sum(line["throttled"] for line in warnings) <= len(refusals)
+    show("refused pollers", {"refusals": len(refusals), "warnings": len(warnings),
+                             "first_pauses_max": max(first)})  # fmt: skip
