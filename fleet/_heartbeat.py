@@ -241,7 +241,10 @@ class HeartbeatScheduler:
         self._push_timer(beat, max(due, now))
 
     def _push_timer(self, beat: Beat, due: float) -> None:
+        superseded = beat.due != math.inf  # an entry at the earlier time is still queued
         beat.due = due
+        if superseded:
+            self._abandoned_entry()
         heapq.heappush(self._timers, (due, next(self._order), beat))
         if self._wake is not None and self._timers[0][2] is beat:
             self._wake.set()
@@ -251,11 +254,15 @@ class HeartbeatScheduler:
         self.release_slot(beat)
         if beat.due != math.inf:
             beat.due = math.inf
-            self._stale += 1
-            if self._stale > _STALE_ENTRIES and self._stale * 2 > len(self._timers):
-                self._timers = [e for e in self._timers if e[0] == e[2].due]
-                heapq.heapify(self._timers)
-                self._stale = 0
+            self._abandoned_entry()
+
+    def _abandoned_entry(self) -> None:
+        """A timer entry no longer matches its beat; rebuild the heap once most are such."""
+        self._stale += 1
+        if self._stale > _STALE_ENTRIES and self._stale * 2 > len(self._timers):
+            self._timers = [e for e in self._timers if e[0] == e[2].due]
+            heapq.heapify(self._timers)
+            self._stale = 0
 
     def release_slot(self, beat: Beat) -> None:
         """Give back the calendar second ``beat`` holds."""
