@@ -146,8 +146,8 @@ def measure(args: argparse.Namespace, entry: str) -> dict[str, Any]:
                     worst_lag = max(worst_lag, lag)
                     now = time.monotonic()
                     if total(last_scrapes[index], "fleet_tasks_in_flight") > 0:
-                        busy_since[index] = busy_since[index] or now
-                        if now - (busy_since[index] or now) >= 16:
+                        since = busy_since[index] = busy_since[index] or now
+                        if now - since >= 16:
                             worst_lag_busy = max(worst_lag_busy, lag)
                     else:
                         busy_since[index] = None

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import anyio.abc
 import pytest
 from reliability_support import (
     HEARTBEAT_REAL,
@@ -207,6 +208,12 @@ class OtherFleet:
         self.saturated = anyio.Event()
         self.stop = anyio.Event()
 
+    async def empty_buckets(self, tg: anyio.abc.TaskGroup) -> None:
+        """Run in ``tg`` until the account's two buckets are empty (``stop`` ends it)."""
+        tg.start_soon(self.run)
+        with anyio.fail_after(20):
+            await self.saturated.wait()
+
     async def run(self) -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16)) as session:
             async with anyio.create_task_group() as tg:
@@ -244,6 +251,13 @@ class PausedClock:
         self.stopped_at: float | None = time.monotonic()
         self.offset = 0.0
 
+    @classmethod
+    def of_endpoint_buckets(cls, monkeypatch: pytest.MonkeyPatch) -> PausedClock:
+        """A stopped clock that the endpoint's token buckets made from now on run on."""
+        clock = cls()
+        monkeypatch.setattr(_throttle, "TokenBucket", functools.partial(TokenBucket, clock=clock))
+        return clock
+
     def __call__(self) -> float:
         if self.stopped_at is not None:
             return self.stopped_at
@@ -261,8 +275,7 @@ async def test_throttling_at_the_quotas_of_a_smaller_region(
 ) -> None:
     name = unique("Throttle")
     tasks = 400
-    clock = PausedClock()
-    monkeypatch.setattr(_throttle, "TokenBucket", functools.partial(TokenBucket, clock=clock))
+    clock = PausedClock.of_endpoint_buckets(monkeypatch)
     async with make_endpoint() as emu, client(emu.endpoint_url) as sfn:
         # A finished task's result is not heartbeated while its report is retried, so the
         # heartbeat timeout must outlast throttled retries: 30 s, as in production's 60 s.
@@ -276,9 +289,7 @@ async def test_throttling_at_the_quotas_of_a_smaller_region(
             # empty until this worker has had a poll refused, however busy the machine. Then
             # the other fleet stops and the clock runs: from then on the worker has what the
             # quota refills, 300 calls a second.
-            tg.start_soon(other.run)
-            with anyio.fail_after(20):
-                await other.saturated.wait()
+            await other.empty_buckets(tg)
             async with fleet_process(
                 tmp_path, SLEEPER.format(name=name), emu.endpoint_url,
                 "--concurrency", "64", "--min-pollers", "16", "--max-pollers", "16",
@@ -334,17 +345,14 @@ async def test_pollers_refused_together_each_pause_by_their_own_refusals(
     """
     name = unique("Refused")
     pollers = 16
-    clock = PausedClock()
-    monkeypatch.setattr(_throttle, "TokenBucket", functools.partial(TokenBucket, clock=clock))
+    clock = PausedClock.of_endpoint_buckets(monkeypatch)
     async with make_endpoint() as emu, client(emu.endpoint_url) as sfn:
         arn = await machine(sfn, name, context=False, heartbeat=300)
         runs = await start_all(sfn, arn, [{}] * 40)
         emu.options.throttle = "other"
         other = OtherFleet(emu.endpoint_url)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(other.run)  # empties the GetActivityTask bucket; the clock stands
-            with anyio.fail_after(20):
-                await other.saturated.wait()
+            await other.empty_buckets(tg)  # the clock stands: they stay empty
             other.stop.set()
             async with fleet_process(
                 tmp_path, SLEEPER.format(name=name), emu.endpoint_url, "--concurrency", "64",
